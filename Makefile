@@ -1,0 +1,47 @@
+# Shippy: `make run` starts the whole stack, `make test` runs every test.
+# Both set up everything they need (a virtual environment from uv.lock and
+# the real servers) on a machine that has Python 3.11 and reaches PyPI.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: help install run test lint typecheck unit proto bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml)
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced  ## create .venv from uv.lock (the CLIs land in .venv/bin)
+
+run: install  ## start the whole stack (NATS, PostgreSQL, SMTP and the services)
+	$(PY) -m devstack run
+
+test: install lint  ## lint, type-check, then run every test against real servers
+	$(PY) -m pytest
+
+lint: install  ## ruff on the repo, mypy (strict on shared/)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict shared/src
+
+proto: install  ## regenerate proto/src from the .proto files
+	$(PY) proto/generate.py
+
+bench: install  ## run the benchmarks and print their table
+	$(PY) -m bench
+
+clean:  ## remove var/ (data of `make run`) and the virtual environments
+	rm -rf var $(VENV) $(TOOLS)

@@ -1,0 +1,86 @@
+"""A service's options, from arguments or from environment variables.
+
+| variable                  | meaning                                            | default                 |
+|---------------------------|----------------------------------------------------|-------------------------|
+| `MICRO_REGISTRY`          | `nats` or `memory` (one process only)              | `nats`                  |
+| `MICRO_BROKER`            | `nats`, `jetstream` or `memory`                    | `nats`                  |
+| `MICRO_BROKER_ADDRESS`    | NATS URL for the broker and the NATS registry      | `NATS_URL`              |
+| `NATS_URL`                | the same, under the name NATS tools use            | `nats://127.0.0.1:4222` |
+| `MICRO_SERVER_ADDRESS`    | host:port the gRPC server binds (port 0: any free) | `127.0.0.1:0`           |
+| `MICRO_SERVER_ADVERTISE`  | host:port put in the registry, when not the bound  | the bound address       |
+| `MICRO_REGISTER_TTL`      | seconds a registration lives without a heartbeat   | `15`                    |
+| `MICRO_REGISTER_INTERVAL` | seconds between heartbeats                         | `5`                     |
+| `MICRO_SELECTOR`          | `round_robin` or `random`                          | `round_robin`           |
+| `MICRO_CLIENT_TIMEOUT`    | deadline of every client call, in seconds          | `5`                     |
+| `MICRO_SHUTDOWN_TIMEOUT`  | seconds a stop waits for in-flight work            | `10`                    |
+
+`docs/configuration.md` repeats this table with each service's own variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+class ConfigError(ValueError):
+    """A variable holds a value that cannot be used: names the variable."""
+
+
+@dataclass(frozen=True)
+class Options:
+    registry: str = "nats"
+    broker: str = "nats"
+    nats_url: str = DEFAULT_NATS_URL
+    server_address: str = "127.0.0.1:0"
+    advertise: str | None = None
+    register_ttl: float = 15.0
+    register_interval: float = 5.0
+    selector: str = "round_robin"
+    client_timeout: float = 5.0
+    shutdown_timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Options:
+        env = os.environ if env is None else env
+        options = cls(
+            registry=_choice(env, "MICRO_REGISTRY", cls.registry, ("nats", "memory")),
+            broker=_choice(env, "MICRO_BROKER", cls.broker, ("nats", "jetstream", "memory")),
+            nats_url=env.get("MICRO_BROKER_ADDRESS") or env.get("NATS_URL") or DEFAULT_NATS_URL,
+            server_address=env.get("MICRO_SERVER_ADDRESS") or cls.server_address,
+            advertise=env.get("MICRO_SERVER_ADVERTISE") or None,
+            register_ttl=_seconds(env, "MICRO_REGISTER_TTL", cls.register_ttl),
+            register_interval=_seconds(env, "MICRO_REGISTER_INTERVAL", cls.register_interval),
+            selector=_choice(env, "MICRO_SELECTOR", cls.selector, ("round_robin", "random")),
+            client_timeout=_seconds(env, "MICRO_CLIENT_TIMEOUT", cls.client_timeout),
+            shutdown_timeout=_seconds(env, "MICRO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
+        )
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown options: {', '.join(sorted(unknown))}")
+        return replace(options, **overrides)
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r}: must be more than 0")
+    return value
