@@ -1,16 +1,26 @@
 """pytest fixtures that start real servers on free ports, once per session.
 
 Loaded by the root conftest.py (`pytest_plugins`), so every test folder of
-the repo can ask for them by name.
+the repo can ask for them by name:
+
+    def test_stores_a_user(database_url: str) -> None:
+        with psycopg.connect(database_url) as conn: ...   # a fresh, empty database
+
+None of them touch servers already running on the machine.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from devstack.nats import NatsServer
+from devstack.postgres import PostgresServer, create_database, drop_database
+from devstack.smtp import SmtpServer
+from devstack.stack import LocalStack
+from devstack.unprivileged import scratch_dir
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +32,53 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 @pytest.fixture(scope="session")
 def nats_url(nats_server: NatsServer) -> str:
     return nats_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One PostgreSQL for the session (fsync off: the data is thrown away)."""
+    with (
+        scratch_dir(tmp_path_factory.getbasetemp(), "postgres-") as data_dir,
+        PostgresServer(data_dir, durable=False) as server,
+    ):
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The session server's maintenance database: create your own in it."""
+    return postgres_server.url
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    """A fresh empty database for one test, dropped after it."""
+    name = f"t_{uuid.uuid4().hex}"
+    url = create_database(postgres_url, name)
+    try:
+        yield url
+    finally:
+        drop_database(postgres_url, name)
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
+    """An SMTP server that keeps each message as a .eml file."""
+    with SmtpServer(tmp_path_factory.mktemp("mail")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The whole stack, started as `make run` starts it: its own NATS,
+    PostgreSQL and SMTP server in a throwaway var directory, and every service
+    (BCRYPT_ROUNDS=4 keeps password hashing fast). Its mail: `local_stack.mail_dir`.
+
+    For another shape (two instances, other variables), build your own:
+    `with scratch_dir(tmp_path, "var-") as var, LocalStack(var, env=...) as stack:`
+    """
+    with (
+        scratch_dir(tmp_path_factory.getbasetemp(), "stack-") as var_dir,
+        LocalStack(var_dir, env={"BCRYPT_ROUNDS": "4"}) as stack,
+    ):
+        yield stack

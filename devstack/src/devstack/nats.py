@@ -6,10 +6,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.ports import free_port, wait_for_port
+from devstack.ports import free_port, port_in_use
 
 
 def nats_server_binary() -> str:
@@ -41,26 +42,48 @@ class NatsServer:
         self.port = self.port or free_port()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                nats_server_binary(),
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-js",
-                "-sd",
-                str(self.store_dir),
-            ],
-            stdout=log,
-            stderr=log,
-        )
         try:
-            wait_for_port(self.port)
-        except TimeoutError:
+            self.process = subprocess.Popen(
+                [
+                    nats_server_binary(),
+                    "-a",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-js",
+                    "-sd",
+                    str(self.store_dir),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop it after the services
+            )
+        finally:
+            if not isinstance(log, int):
+                log.close()  # the child has its own copy
+        try:
+            self._wait_until_listening()
+        except BaseException:
             self.stop()
             raise
         return self
+
+    def _wait_until_listening(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not port_in_use(self.port):
+            assert self.process is not None
+            if self.process.poll() is not None:
+                where = f"; see {self.log_file}" if self.log_file else ""
+                raise RuntimeError(
+                    f"nats-server exited with code {self.process.returncode} while starting "
+                    f"on port {self.port}{where}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"nats-server did not listen on port {self.port} in {timeout:g}s"
+                )
+            time.sleep(0.02)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -1,0 +1,47 @@
+"""The calls consignment-cli makes to consignment-service (`shippy.consignment`).
+
+Every call carries the user's token as `authorization: Bearer <token>`
+metadata. Each returns the service's reply as it came; `output` decides how
+it looks. A failed call raises the `micro.errors` class of its status code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from micro import Options
+from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
+
+from consignment_cli.connection import connect
+
+SERVICE = "shippy.consignment"
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata that carries `token`, as consignment-service expects it."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+@asynccontextmanager
+async def shipping_service(
+    options: Options,
+) -> AsyncIterator[consignment_pb2_grpc.ShippingServiceAsyncStub]:
+    async with connect(options) as client:
+        yield client.stub(consignment_pb2_grpc.ShippingServiceStub, SERVICE)
+
+
+async def create(
+    options: Options, request: consignment_pb2.CreateConsignmentRequest, *, token: str
+) -> consignment_pb2.CreateConsignmentResponse:
+    async with shipping_service(options) as shipping:
+        return await shipping.CreateConsignment(request, metadata=bearer(token))
+
+
+async def list_consignments(
+    options: Options, *, token: str
+) -> consignment_pb2.GetConsignmentsResponse:
+    async with shipping_service(options) as shipping:
+        return await shipping.GetConsignments(
+            consignment_pb2.GetConsignmentsRequest(), metadata=bearer(token)
+        )

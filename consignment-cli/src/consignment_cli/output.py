@@ -1,0 +1,49 @@
+"""How replies look: short text for people, or protobuf JSON (`--json`) for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from shippy.consignment.v1 import consignment_pb2
+
+
+def as_json(reply: Message) -> str:
+    """The reply in protobuf's JSON mapping (camelCase names), every field shown."""
+    return json.dumps(
+        json_format.MessageToDict(reply, always_print_fields_with_no_presence=True), indent=2
+    )
+
+
+def created(reply: consignment_pb2.CreateConsignmentResponse) -> str:
+    c = reply.consignment
+    return (
+        f"created consignment {c.id}: {c.description!r}, {c.weight} kg, "
+        f"{_containers(len(c.containers))}, on vessel {c.vessel_id or '-'}"
+    )
+
+
+def consignments(reply: consignment_pb2.GetConsignmentsResponse) -> str:
+    if not reply.consignments:
+        return "no consignments"
+    return table(
+        ("ID", "DESCRIPTION", "WEIGHT (KG)", "VESSEL", "CONTAINERS"),
+        [
+            (c.id, c.description, str(c.weight), c.vessel_id or "-", str(len(c.containers)))
+            for c in reply.consignments
+        ],
+    )
+
+
+def _containers(count: int) -> str:
+    return f"{count} container" + ("" if count == 1 else "s")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    return "\n".join(
+        "  ".join(f"{cell:<{width}}" for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [headers, *rows]
+    )

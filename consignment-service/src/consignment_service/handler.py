@@ -1,0 +1,123 @@
+"""The ShippingService RPCs: validate, place on a vessel, store. No SQL here.
+
+Every call has passed `AuthInterceptor`: the caller is `current_user_id()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import grpc.aio
+from google.protobuf.timestamp_pb2 import Timestamp
+from micro.errors import DeadlineExceeded, FailedPrecondition, Internal, Unavailable
+from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
+from shippy.vessel.v1 import vessel_pb2
+
+from consignment_service import validation
+from consignment_service.auth import current_user_id
+from consignment_service.repository import (
+    Consignment,
+    ConsignmentExists,
+    ConsignmentRepository,
+    DatabaseUnavailable,
+)
+
+if TYPE_CHECKING:
+    from shippy.vessel.v1.vessel_pb2_grpc import VesselServiceAsyncStub
+
+logger = logging.getLogger("consignment_service.handler")
+
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+
+
+class ShippingHandler(consignment_pb2_grpc.ShippingServiceServicer):
+    def __init__(self, repository: ConsignmentRepository, vessels: VesselServiceAsyncStub) -> None:
+        self._repository = repository
+        self._vessels = vessels
+
+    async def CreateConsignment(
+        self, request: consignment_pb2.CreateConsignmentRequest, context: Context
+    ) -> consignment_pb2.CreateConsignmentResponse:
+        """Stores the consignment on the vessel that vessel-service picks for it.
+
+        FAILED_PRECONDITION, with vessel-service's reason, when no vessel fits.
+        """
+        new = validation.new_consignment(request)
+        user_id = current_user_id()
+        vessel_id = await self._find_vessel(capacity=len(new.containers), max_weight=new.weight)
+        try:
+            with _database():
+                consignment = await self._repository.create(
+                    id=uuid.uuid4(),
+                    user_id=user_id,
+                    description=new.description,
+                    weight=new.weight,
+                    containers=new.containers,
+                    vessel_id=vessel_id,
+                )
+        except ConsignmentExists as error:  # a uuid4 collision: never in practice
+            raise Internal(f"consignment id {error} is taken") from None
+        logger.info(
+            "consignment %s created for user %s: %d containers, %d kg, on vessel %s",
+            consignment.id,
+            user_id,
+            len(consignment.containers),
+            consignment.weight,
+            vessel_id,
+        )
+        return consignment_pb2.CreateConsignmentResponse(consignment=to_message(consignment))
+
+    async def GetConsignments(
+        self, request: consignment_pb2.GetConsignmentsRequest, context: Context
+    ) -> consignment_pb2.GetConsignmentsResponse:
+        """The caller's own consignments, newest first."""
+        with _database():
+            consignments = await self._repository.list_for_user(current_user_id())
+        return consignment_pb2.GetConsignmentsResponse(
+            consignments=[to_message(c) for c in consignments]
+        )
+
+    async def _find_vessel(self, *, capacity: int, max_weight: int) -> str:
+        """The id of the vessel that takes the load."""
+        spec = vessel_pb2.Specification(capacity=capacity, max_weight=max_weight)
+        try:
+            reply = await self._vessels.FindAvailable(
+                vessel_pb2.FindAvailableRequest(specification=spec)
+            )
+        except FailedPrecondition as error:
+            logger.info("no vessel for %d containers, %d kg: %s", capacity, max_weight, error)
+            raise FailedPrecondition(error.message) from None
+        except (Unavailable, DeadlineExceeded) as error:
+            logger.warning("vessel-service unavailable: %s", error)
+            raise Unavailable(f"cannot find a vessel: {error.message}") from None
+        return reply.vessel.id
+
+
+def to_message(consignment: Consignment) -> consignment_pb2.Consignment:
+    created_at = Timestamp()
+    created_at.FromDatetime(consignment.created_at)
+    return consignment_pb2.Consignment(
+        id=str(consignment.id),
+        description=consignment.description,
+        weight=consignment.weight,
+        containers=[
+            consignment_pb2.Container(id=str(c.id), customer_id=c.customer_id, origin=c.origin)
+            for c in consignment.containers
+        ],
+        vessel_id=consignment.vessel_id,
+        user_id=consignment.user_id,
+        created_at=created_at,
+    )
+
+
+@contextmanager
+def _database() -> Iterator[None]:
+    try:
+        yield
+    except DatabaseUnavailable as error:
+        logger.warning("database unavailable: %s", error)
+        raise Unavailable("database unavailable") from None

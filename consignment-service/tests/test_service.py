@@ -1,0 +1,173 @@
+"""ShippingService over gRPC: consignments placed on vessels, each its creator's.
+
+The services are real (see conftest.py); vessel-service starts with its
+seeded fleet, whose smallest vessel takes 50 containers and 20 000 kg.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from micro.errors import FailedPrecondition, InvalidArgument, Unavailable
+from shippy.consignment.v1 import consignment_pb2
+from vessel_service.fleet import SEED_FLEET
+
+if TYPE_CHECKING:
+    from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub
+
+    from conftest import DatabaseOutage, FakeUserService
+
+LITTLE_TOOT, BOATY, EVER_GIVEN = SEED_FLEET
+LIST = consignment_pb2.GetConsignmentsRequest()
+
+
+def bearer(token: str) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {token}")]
+
+
+def consignment(
+    description: str = "Bananas", weight: int = 1_500, containers: int = 1
+) -> consignment_pb2.CreateConsignmentRequest:
+    return consignment_pb2.CreateConsignmentRequest(
+        description=description,
+        weight=weight,
+        containers=[
+            consignment_pb2.Container(customer_id=f"customer-{i}", origin="Manchester")
+            for i in range(containers)
+        ],
+    )
+
+
+@pytest.mark.usefixtures("vessel_service")
+async def test_a_consignment_goes_on_a_vessel_that_fits_and_belongs_to_the_caller(
+    shipping: ShippingServiceAsyncStub, users: FakeUserService
+) -> None:
+    alice = users.issue("alice")
+
+    reply = await shipping.CreateConsignment(
+        consignment("Bananas", weight=15_000, containers=3), metadata=bearer(alice)
+    )
+    created = reply.consignment
+
+    assert created.vessel_id == str(LITTLE_TOOT.id)
+    assert created.user_id == "alice"
+    assert (created.description, created.weight) == ("Bananas", 15_000)
+    assert [(c.customer_id, c.origin) for c in created.containers] == [
+        ("customer-0", "Manchester"),
+        ("customer-1", "Manchester"),
+        ("customer-2", "Manchester"),
+    ]
+    assert all(uuid.UUID(c.id) for c in created.containers)
+    uuid.UUID(created.id)
+    assert created.created_at.seconds > 0
+
+
+@pytest.mark.usefixtures("vessel_service")
+async def test_a_heavier_load_goes_on_a_bigger_vessel(
+    shipping: ShippingServiceAsyncStub, users: FakeUserService
+) -> None:
+    alice = users.issue("alice")
+
+    reply = await shipping.CreateConsignment(
+        consignment(weight=150_000, containers=60), metadata=bearer(alice)
+    )
+
+    assert reply.consignment.vessel_id == str(BOATY.id)
+
+
+@pytest.mark.usefixtures("vessel_service")
+async def test_each_user_lists_only_their_own_consignments_newest_first(
+    shipping: ShippingServiceAsyncStub, users: FakeUserService
+) -> None:
+    alice, bob = users.issue("alice"), users.issue("bob")
+    await shipping.CreateConsignment(consignment("Alice's first"), metadata=bearer(alice))
+    await shipping.CreateConsignment(consignment("Bob's"), metadata=bearer(bob))
+    await shipping.CreateConsignment(consignment("Alice's second"), metadata=bearer(alice))
+
+    alices = await shipping.GetConsignments(LIST, metadata=bearer(alice))
+    bobs = await shipping.GetConsignments(LIST, metadata=bearer(bob))
+
+    assert [c.description for c in alices.consignments] == ["Alice's second", "Alice's first"]
+    assert [c.description for c in bobs.consignments] == ["Bob's"]
+    assert {c.user_id for c in alices.consignments} == {"alice"}
+
+
+@pytest.mark.usefixtures("vessel_service")
+async def test_a_load_no_vessel_takes_is_a_failed_precondition_and_is_not_stored(
+    shipping: ShippingServiceAsyncStub, users: FakeUserService
+) -> None:
+    alice = users.issue("alice")
+
+    with pytest.raises(FailedPrecondition) as raised:
+        await shipping.CreateConsignment(consignment(weight=1_000_000_000), metadata=bearer(alice))
+
+    assert raised.value.code is grpc.StatusCode.FAILED_PRECONDITION
+    assert raised.value.message == ("no available vessel fits capacity 1 and weight 1000000000 kg")
+    assert not (await shipping.GetConsignments(LIST, metadata=bearer(alice))).consignments
+
+
+async def test_without_vessel_service_a_consignment_is_unavailable(
+    shipping: ShippingServiceAsyncStub, users: FakeUserService
+) -> None:
+    alice = users.issue("alice")
+
+    with pytest.raises(
+        Unavailable, match=re.escape('cannot find a vessel: service "shippy.vessel"')
+    ):
+        await shipping.CreateConsignment(consignment(), metadata=bearer(alice))
+
+
+def with_container(**fields: str) -> consignment_pb2.CreateConsignmentRequest:
+    request = consignment(containers=3)
+    for name, value in fields.items():
+        setattr(request.containers[2], name, value)
+    return request
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        pytest.param(consignment(description=""), "description", id="no description"),
+        pytest.param(consignment(description="  "), "description", id="blank description"),
+        pytest.param(consignment(description="x" * 1001), "description", id="long description"),
+        pytest.param(consignment(weight=-1), "weight", id="negative weight"),
+        pytest.param(consignment(weight=1_000_000_001), "weight", id="weight over 10^9 kg"),
+        pytest.param(consignment(containers=0), "containers", id="no containers"),
+        pytest.param(consignment(containers=10_001), "containers", id="10001 containers"),
+        pytest.param(with_container(customer_id=""), "containers[2].customer_id", id="no customer"),
+        pytest.param(with_container(origin=""), "containers[2].origin", id="no origin"),
+        pytest.param(with_container(origin="x" * 256), "containers[2].origin", id="long origin"),
+        pytest.param(with_container(id="c-3"), "containers[2].id", id="container id not a UUID"),
+    ],
+)
+async def test_a_bad_consignment_is_an_invalid_argument_naming_the_field(
+    shipping: ShippingServiceAsyncStub,
+    users: FakeUserService,
+    request_: consignment_pb2.CreateConsignmentRequest,
+    field: str,
+) -> None:
+    alice = users.issue("alice")
+
+    with pytest.raises(InvalidArgument) as raised:
+        await shipping.CreateConsignment(request_, metadata=bearer(alice))
+
+    assert raised.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.field == field
+
+
+async def test_while_the_database_is_down_calls_are_unavailable_and_then_work_again(
+    shipping: ShippingServiceAsyncStub, users: FakeUserService, database_outage: DatabaseOutage
+) -> None:
+    alice = users.issue("alice")
+
+    async with database_outage():
+        with pytest.raises(Unavailable, match="database unavailable"):
+            await shipping.GetConsignments(LIST, metadata=bearer(alice))
+
+    reply = await shipping.GetConsignments(LIST, metadata=bearer(alice))  # waits up to 3 s
+
+    assert list(reply.consignments) == []

@@ -1,0 +1,382 @@
+"""The whole Shippy stack as local processes: what `make run` starts, and what
+the integration tests start in the same way.
+
+    with LocalStack(Path("var")) as stack:        # NATS, PostgreSQL, SMTP, 4 services
+        stack.start_service("user-service")       # a second instance
+        stack.kill("user-service", 0)             # SIGKILL the first
+        stack.log_text("email-service")
+
+`start()` starts (or, per `StackSettings`, reuses) NATS, PostgreSQL and an SMTP
+server, creates one database per service, starts every service with its
+configuration in environment variables, and returns once each reports SERVING
+through grpc.health.v1. `stop()` stops the services (SIGTERM, then SIGKILL after
+a bound), then the servers it started, and leaves no process behind.
+
+Layout of the var directory: `postgres/` (data, log in `postgres/server.log`),
+`postgres.port`, `nats/` (JetStream store), `nats.log`, `mail/` (one .eml per
+message), `jwt-secret` (mode 0600), `run/` (what runs now, so that a run
+killed with SIGKILL is cleaned up by the next one: see devstack.leftovers).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import psycopg
+
+from devstack.console import Console
+from devstack.health import NotServing
+from devstack.leftovers import forget, remember, stop_leftovers
+from devstack.nats import NatsServer
+from devstack.ports import free_port
+from devstack.postgres import PostgresServer, clear_stale_pid_file, create_database
+from devstack.services import (
+    CATALOG,
+    SERVICE_NAMES,
+    ServiceProcess,
+    ServiceSpec,
+    executable_path,
+)
+from devstack.settings import StackSettings
+from devstack.smtp import SmtpServer
+from devstack.state import kept_secret, record_port, stable_port
+
+log = logging.getLogger("devstack")
+
+# Derived per instance: never inherited from our own environment.
+DERIVED = ("NATS_URL", "MICRO_BROKER_ADDRESS", "MICRO_SERVER_ADDRESS", "MICRO_SERVER_ADVERTISE")
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says which part and why."""
+
+
+class StackCancelled(StackError):
+    """`cancel()` was called while the stack was starting."""
+
+
+class LocalStack:
+    def __init__(
+        self,
+        var_dir: Path,
+        settings: StackSettings | None = None,
+        *,
+        services: Sequence[str] = SERVICE_NAMES,
+        env: Mapping[str, str] | None = None,
+        bin_dir: Path | None = None,
+        console: Console | None = None,
+        start_timeout: float = 60.0,
+        stop_timeout: float = 15.0,
+    ) -> None:
+        """`env`: extra variables for every service (e.g. BCRYPT_ROUNDS=4);
+        `bin_dir`: where the services' console scripts are (default: beside
+        this Python); `console`: where their output goes (default: nowhere,
+        it is kept for `log_text`)."""
+        for name in services:
+            self._spec(name)
+        self.var_dir = var_dir.absolute()
+        self.run_dir = self.var_dir / "run"
+        self.settings = settings or StackSettings()
+        self.services = tuple(services)
+        self.env = dict(env or {})
+        self.bin_dir = bin_dir or Path(sys.executable).parent
+        self.console = console
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.on_exit: Callable[[ServiceProcess], None] | None = None
+        """Called (from another thread) when an instance ends without being asked to."""
+
+        self.nats_url = ""
+        self.postgres_url = ""
+        self.smtp_host = ""
+        self.smtp_port = 0
+        self.jwt_secret = ""
+        self.nats: NatsServer | None = None
+        self.postgres: PostgresServer | None = None
+        self.smtp: SmtpServer | None = None
+        self._instances: dict[str, list[ServiceProcess]] = {}
+        self._databases: dict[str, str] = {}
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def mail_dir(self) -> Path | None:
+        """Where our own SMTP server keeps mail (None when SMTP_HOST is used)."""
+        return self.smtp.mail_dir if self.smtp is not None else None
+
+    def start(self) -> LocalStack:
+        self._check_executables()
+        try:
+            for label in stop_leftovers(self.run_dir):
+                log.info("stopped %s, left running by a run that was killed", label)
+            self._start_nats()
+            self._start_postgres()
+            self._start_smtp()
+            self.jwt_secret = self.settings.jwt_secret or kept_secret(self.var_dir / "jwt-secret")
+            started = [self.start_service(name, wait=False) for name in self.services]
+            self._await_serving(started)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_service(
+        self, name: str, env: Mapping[str, str] | None = None, *, wait: bool = True
+    ) -> ServiceProcess:
+        """Start one more instance of `name`; with `wait`, return once it serves."""
+        self._check_not_cancelled()
+        spec = self._spec(name)
+        if spec.name not in self._databases:
+            self._databases[spec.name] = self._create_database(spec.database)
+        instance_env = self._service_env(name, env or {})
+        with self._lock:
+            instances = self._instances.setdefault(name, [])
+            instance = ServiceProcess(
+                spec=spec,
+                index=len(instances),
+                executable=self._executable(name),
+                env=instance_env,
+                address=instance_env["MICRO_SERVER_ADDRESS"],
+                console=self.console,
+                on_exit=self._exited,
+            )
+            instances.append(instance)
+        if self.console is not None:
+            self.console.make_room(instance.label)
+        instance.start()
+        assert instance.process is not None
+        instance.record = remember(self.run_dir, instance.label, instance.process.pid)
+        if wait:
+            self._await_serving([instance])
+        return instance
+
+    def instances(self, name: str) -> list[ServiceProcess]:
+        return list(self._instances.get(name, []))
+
+    def instance(self, name: str, index: int = 0) -> ServiceProcess:
+        try:
+            return self._instances[name][index]
+        except (KeyError, IndexError):
+            raise KeyError(f"no instance {index} of {name} in this stack") from None
+
+    def address(self, name: str, index: int = 0) -> str:
+        """host:port of an instance's gRPC server."""
+        return self.instance(name, index).address
+
+    def database_url(self, name: str) -> str:
+        """The URL of the database service `name` owns."""
+        return self._databases[name]
+
+    def log_text(self, name: str) -> str:
+        """Everything every instance of `name` has written so far."""
+        return "\n".join(line for instance in self.instances(name) for line in instance.lines)
+
+    def kill(self, name: str, index: int = 0) -> None:
+        """SIGKILL one instance: it cannot deregister or finish its work."""
+        self.instance(name, index).kill()
+
+    def stop_service(self, name: str, index: int = 0) -> None:
+        """SIGTERM one instance and wait for it to finish (bounded)."""
+        self.instance(name, index).stop(self.stop_timeout)
+
+    def exited(self) -> list[ServiceProcess]:
+        """Instances that ended without being asked to."""
+        return [
+            instance
+            for instances in self._instances.values()
+            for instance in instances
+            if not instance.stopping and instance.returncode is not None
+        ]
+
+    def cancel(self) -> None:
+        """Make a `start()` running in another thread give up soon (it then stops
+        what it started and raises StackCancelled)."""
+        self._cancelled.set()
+
+    def stop(self) -> None:
+        """Stop every instance (all at once: SIGTERM, then wait), then the servers."""
+        everything = [i for instances in self._instances.values() for i in instances]
+        for instance in everything:
+            instance.request_stop()
+        for instance in everything:
+            instance.stop(self.stop_timeout)
+        for server in (self.smtp, self.postgres, self.nats):
+            if server is not None:
+                server.stop()
+        if self.nats is not None:
+            forget(self.run_dir / "nats.pid")
+        self.smtp = self.postgres = self.nats = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def describe(self) -> str:
+        """What is running, for people."""
+        rows = [
+            ("NATS", f"{self.nats_url}{'' if self.nats else ' (already running)'}"),
+            ("PostgreSQL", _postgres_row(self)),
+            ("SMTP", _smtp_row(self)),
+        ]
+        for instances in self._instances.values():
+            rows += [
+                (i.label, f"{i.address}  database {i.spec.database}")
+                for i in instances
+                if i.running
+            ]
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+
+    def _check_executables(self) -> None:
+        """Fail before starting anything if a service is not installed."""
+        for name in self.services:
+            self._executable(name)
+
+    def _executable(self, name: str) -> Path:
+        try:
+            return executable_path(self.bin_dir, name)
+        except FileNotFoundError as error:
+            raise StackError(str(error)) from None
+
+    @staticmethod
+    def _spec(name: str) -> ServiceSpec:
+        try:
+            return CATALOG[name]
+        except KeyError:
+            raise StackError(f"unknown service {name!r}: known are {', '.join(CATALOG)}") from None
+
+    def _create_database(self, name: str) -> str:
+        try:
+            return create_database(self.postgres_url, name)
+        except psycopg.Error as error:
+            where = "DATABASE_URL" if self.postgres is None else "our PostgreSQL"
+            raise StackError(f"cannot create database {name} on {where}: {error}") from None
+
+    def _start_nats(self) -> None:
+        self._check_not_cancelled()
+        if self.settings.nats_url is not None:
+            self.nats_url = self.settings.nats_url
+            log.info("NATS: using %s", self.nats_url)
+            return
+        self.nats = NatsServer(
+            self.var_dir / "nats", port=self.settings.nats_port, log_file=self.var_dir / "nats.log"
+        ).start()
+        assert self.nats.process is not None
+        remember(self.run_dir, "nats", self.nats.process.pid)
+        self.nats_url = self.nats.url
+        log.info(
+            "NATS: started ours at %s (JetStream store in %s)", self.nats_url, self.nats.store_dir
+        )
+
+    def _start_postgres(self) -> None:
+        self._check_not_cancelled()
+        if self.settings.database_url is not None:
+            self.postgres_url = self.settings.database_url
+            log.info("PostgreSQL: using DATABASE_URL")
+            return
+        port_record = self.var_dir / "postgres.port"
+        data_dir = self.var_dir / "postgres"
+        if data_dir.exists():
+            clear_stale_pid_file(data_dir)  # an orphan of a killed run would hold the port
+        port = stable_port(port_record, self.settings.postgres_port)
+        log.info("PostgreSQL: starting ours on 127.0.0.1:%d (data in %s)", port, data_dir)
+        self.postgres = PostgresServer(data_dir, port=port).start()
+        record_port(port_record, port)
+        self.postgres_url = self.postgres.url
+
+    def _start_smtp(self) -> None:
+        self._check_not_cancelled()
+        if self.settings.smtp_host is not None:
+            self.smtp_host, self.smtp_port = self.settings.smtp_host, self.settings.smtp_port
+            log.info("SMTP: using %s:%d", self.smtp_host, self.smtp_port)
+            return
+        self.smtp = SmtpServer(self.var_dir / "mail").start()
+        self.smtp_host, self.smtp_port = self.smtp.host, self.smtp.port
+        log.info(
+            "SMTP: started ours at %s:%d (mail in %s)",
+            self.smtp_host,
+            self.smtp_port,
+            self.smtp.mail_dir,
+        )
+
+    def _service_env(self, name: str, extra: Mapping[str, str]) -> dict[str, str]:
+        spec = CATALOG[name]
+        inherited = {k: v for k, v in os.environ.items() if k not in DERIVED}
+        env = {
+            "MICRO_REGISTRY": "nats",
+            "MICRO_BROKER": "nats",
+            **inherited,
+            "PYTHONUNBUFFERED": "1",
+            **self.env,
+            **extra,
+            "NATS_URL": self.nats_url,
+            "MICRO_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+            "DATABASE_URL": self._databases[name],
+        }
+        if spec.needs_jwt_secret:
+            env["JWT_SECRET"] = self.jwt_secret
+        if spec.needs_smtp:
+            env |= {"SMTP_HOST": self.smtp_host, "SMTP_PORT": str(self.smtp_port)}
+        return env
+
+    def _await_serving(self, instances: Sequence[ServiceProcess]) -> None:
+        """Wait until each instance serves; fail on the first one that exits
+        (any of them, not only the one being waited for) or the deadline."""
+        deadline = time.monotonic() + self.start_timeout
+
+        def all_running() -> bool:
+            return not self._cancelled.is_set() and all(i.running for i in instances)
+
+        for instance in instances:
+            try:
+                instance.wait_until_serving(deadline - time.monotonic(), all_running)
+            except NotServing:
+                self._check_not_cancelled()
+                culprit = next((i for i in instances if not i.running), instance)
+                raise StackError(self._failure(culprit)) from None
+            log.info("%s: serving at %s", instance.label, instance.address)
+
+    def _failure(self, instance: ServiceProcess) -> str:
+        if instance.running:
+            what = f"did not report SERVING within {self.start_timeout:g}s"
+        else:
+            instance.stop(self.stop_timeout)  # let its output reach the end
+            what = f"exited with code {instance.returncode}"
+        return f"{instance.label} {what}; its last lines:\n{instance.tail()}"
+
+    def _exited(self, instance: ServiceProcess) -> None:
+        if self.on_exit is not None:
+            self.on_exit(instance)
+
+    def _check_not_cancelled(self) -> None:
+        if self._cancelled.is_set():
+            raise StackCancelled("cancelled while starting")
+
+
+def _postgres_row(stack: LocalStack) -> str:
+    if stack.postgres is None:
+        return "DATABASE_URL (one database per service in it)"
+    return f"{stack.postgres_url}  data in {shown_path(stack.postgres.data_dir)}"
+
+
+def _smtp_row(stack: LocalStack) -> str:
+    address = f"{stack.smtp_host}:{stack.smtp_port}"
+    if stack.mail_dir is None:
+        return address
+    return f"{address}  mail lands in {shown_path(stack.mail_dir)}/"
+
+
+def shown_path(path: Path) -> str:
+    """`path` relative to the working directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,111 @@
+"""email-service's own settings, read from environment variables.
+
+| variable        | meaning                                                  | default                          |
+|-----------------|----------------------------------------------------------|----------------------------------|
+| `DATABASE_URL`  | PostgreSQL connection string (libpq URL or key=value)    | required                         |
+| `SMTP_HOST`     | SMTP server the welcome emails go to                     | `127.0.0.1`                      |
+| `SMTP_PORT`     | its port                                                 | `25`                             |
+| `SMTP_USERNAME` | login on the SMTP server (set both or neither)           | none                             |
+| `SMTP_PASSWORD` | password of that login                                   | none                             |
+| `SMTP_TIMEOUT`  | seconds one SMTP conversation may take                   | `30`                             |
+| `MAIL_FROM`     | the From: of every email                                 | `Shippy <welcome@shippy.local>`  |
+
+The micro core reads its own variables (`MICRO_*`, `NATS_URL`): see `micro.config`.
+Error messages name the variable but never repeat a password or the database
+URL, which may hold one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.policy import default as default_policy
+
+from micro.config import ConfigError
+
+DEFAULT_MAIL_FROM = "Shippy <welcome@shippy.local>"
+MAX_PORT = 65535
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = field(repr=False)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_timeout: float = 30.0
+    mail_from: str = DEFAULT_MAIL_FROM
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        username, password = _login(env)
+        return cls(
+            database_url=_required(env, "DATABASE_URL"),
+            smtp_host=env.get("SMTP_HOST", "").strip() or cls.smtp_host,
+            smtp_port=_port(env, "SMTP_PORT", cls.smtp_port),
+            smtp_username=username,
+            smtp_password=password,
+            smtp_timeout=_seconds(env, "SMTP_TIMEOUT", cls.smtp_timeout),
+            mail_from=_mailbox(env, "MAIL_FROM", cls.mail_from),
+        )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required")
+    return value
+
+
+def _login(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    username = env.get("SMTP_USERNAME") or None
+    password = env.get("SMTP_PASSWORD") or None
+    if (username is None) != (password is None):
+        missing = "SMTP_PASSWORD" if password is None else "SMTP_USERNAME"
+        raise ConfigError(
+            f"{missing} is required when the other of SMTP_USERNAME/SMTP_PASSWORD is set"
+        )
+    return username, password
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be a port number") from None
+    if not 1 <= value <= MAX_PORT:
+        raise ConfigError(f"{name}={raw!r}: must be from 1 to {MAX_PORT}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be a number of seconds") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r}: must be more than 0")
+    return value
+
+
+def _mailbox(env: Mapping[str, str], name: str, default: str) -> str:
+    """A From: value such as `Shippy <welcome@shippy.local>`, checked now so a
+    bad one stops the service at start, not at its first email."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    header = default_policy.header_factory("From", raw)
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
+    if header.defects or len(addresses) != 1 or not addresses[0].domain:
+        raise ConfigError(f"{name}={raw!r}: must be one address, e.g. {DEFAULT_MAIL_FROM!r}")
+    return raw

@@ -1,0 +1,51 @@
+"""What email-service does with one `user.created` event: one welcome email.
+
+Delivery is at least once, so the same event may come twice. The order below
+keeps both lost and duplicate mail as rare as it can be:
+
+1. claim the event id in the sent-mail log (a second delivery skips here);
+2. send the email;
+3. commit the claim, or release it if sending failed and raise, so that a
+   broker that redelivers (JetStream) tries again later.
+
+Only a crash between a successful send and the commit can still mail twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from micro import EventInfo
+from shippy.user.v1 import events_pb2
+
+from email_service.mailer import Mailer, render_welcome
+from email_service.repository import SentEmails
+
+log = logging.getLogger(__name__)
+
+
+class InvalidEvent(ValueError):
+    """An event this service cannot act on, whatever the retries."""
+
+
+class WelcomeHandler:
+    def __init__(self, sent_emails: SentEmails, mailer: Mailer, *, sender: str) -> None:
+        self._sent_emails = sent_emails
+        self._mailer = mailer
+        self._sender = sender
+
+    async def on_user_created(self, event: events_pb2.UserCreated, info: EventInfo) -> None:
+        event_id = event.event_id or info.id
+        if not event_id:
+            raise InvalidEvent(f"user.created for user {event.user_id!r} carries no event id")
+        if not event.email:
+            raise InvalidEvent(f"user.created event {event_id} carries no email address")
+
+        async with self._sent_emails.claim(
+            event_id, user_id=event.user_id, email=event.email
+        ) as claimed:
+            if not claimed:
+                log.info("event %s already mailed, skipping", event_id)
+                return
+            await self._mailer.send(render_welcome(event, sender=self._sender))
+        log.info("welcome email sent to %s for event %s", event.email, event_id)

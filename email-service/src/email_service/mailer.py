@@ -1,0 +1,101 @@
+"""The welcome email: what it says (a `string.Template`) and how it leaves (SMTP)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from string import Template
+
+import aiosmtplib
+from shippy.user.v1 import events_pb2
+
+EVENT_ID_HEADER = "X-Shippy-Event-Id"
+
+WELCOME_SUBJECT = Template("Welcome to Shippy, $name")
+
+WELCOME_BODY = Template("""\
+Hello $name,
+
+welcome to Shippy! The account of $name at $company is ready.
+
+Log in to get a token:
+
+    user-cli login --email $email
+
+then ship your first consignment with it:
+
+    consignment-cli create consignment.json --token "$$TOKEN"
+
+Happy shipping,
+the Shippy team
+""")
+
+
+class MailNotSent(Exception):
+    """The SMTP server could not be reached or refused the message."""
+
+
+def render_welcome(event: events_pb2.UserCreated, *, sender: str) -> EmailMessage:
+    """The welcome email for a new user, as plain text."""
+    name = _one_line(event.name) or event.email
+    fields = {
+        "name": name,
+        "company": _one_line(event.company) or "your company",
+        "email": event.email,
+    }
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = Address(display_name=name, addr_spec=event.email)
+    message["Subject"] = WELCOME_SUBJECT.substitute(fields)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=_domain(sender))
+    message[EVENT_ID_HEADER] = event.event_id
+    message.set_content(WELCOME_BODY.substitute(fields))
+    return message
+
+
+class Mailer:
+    """Sends messages to one SMTP server, logging in when given a username."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._username = username
+        self._password = password
+        self._timeout = timeout
+
+    async def send(self, message: EmailMessage) -> None:
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self.host,
+                port=self.port,
+                username=self._username,
+                password=self._password,
+                timeout=self._timeout,
+            )
+        except (aiosmtplib.SMTPException, OSError) as error:
+            raise MailNotSent(
+                f"could not send mail to {message['To']} through SMTP server "
+                f"{self.host}:{self.port}: {error}"
+            ) from error
+
+
+def _one_line(text: str) -> str:
+    """Collapses whitespace, so that a name cannot add lines to a header."""
+    return " ".join(text.split())
+
+
+def _domain(mailbox: str) -> str:
+    _, address = parseaddr(mailbox)
+    return address.rpartition("@")[2] or "shippy.local"

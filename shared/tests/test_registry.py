@@ -1,0 +1,273 @@
+"""The registry contract: every implementation passes the same tests.
+
+`RegistryContract` holds the tests; each `Test...` class below runs them
+against one implementation (the NATS one against a real nats-server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from devstack.ports import free_port
+from micro.errors import ServiceNotFound, Unavailable
+from micro.registry import Event, Node, Registry, ServiceRecord, Watcher
+from micro.registry.memory import MemoryRegistry
+from micro.registry.nats import NatsRegistry
+
+SHORT_TTL = 0.3
+LONG_TTL = 30.0
+
+
+def unique_name() -> str:
+    return f"shippy.test.{uuid.uuid4().hex[:8]}"
+
+
+def service(name: str, *node_ids: str, version: str = "1.0.0") -> ServiceRecord:
+    nodes = tuple(Node(node_id, f"127.0.0.1:{5000 + i}") for i, node_id in enumerate(node_ids))
+    return ServiceRecord(name, version, nodes)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    """Wait until `condition()` holds; TimeoutError after `within` seconds."""
+    async with asyncio.timeout(within):
+        while True:
+            if await condition():
+                return
+            await asyncio.sleep(0.02)  # poll again
+
+
+async def node_ids(registry: Registry, name: str) -> set[str]:
+    try:
+        records = await registry.get_service(name)
+    except ServiceNotFound:
+        return set()
+    return {node.id for record in records for node in record.nodes}
+
+
+async def gone(registry: Registry, name: str) -> bool:
+    return not await node_ids(registry, name)
+
+
+async def next_event(watcher: Watcher, within: float = 5.0) -> Event:
+    async with asyncio.timeout(within):
+        return await anext(aiter(watcher))
+
+
+class RegistryContract:
+    """The tests; a subclass provides the `registry` fixture."""
+
+    async def test_a_registered_node_is_found(self, registry: Registry) -> None:
+        name = unique_name()
+        await registry.register(service(name, "a"), ttl=10)
+
+        [record] = await registry.get_service(name)
+
+        assert record.name == name
+        assert record.version == "1.0.0"
+        assert record.nodes == (Node("a", "127.0.0.1:5000"),)
+
+    async def test_every_node_of_a_service_is_found(self, registry: Registry) -> None:
+        name = unique_name()
+        await registry.register(service(name, "a"), ttl=10)
+        await registry.register(service(name, "b"), ttl=10)
+        await registry.register(service(name, "c", version="2.0.0"), ttl=10)
+
+        records = {r.version: {n.id for n in r.nodes} for r in await registry.get_service(name)}
+
+        assert records == {"1.0.0": {"a", "b"}, "2.0.0": {"c"}}
+
+    async def test_a_deregistered_node_is_gone_at_once(self, registry: Registry) -> None:
+        name = unique_name()
+        await registry.register(service(name, "a", "b"), ttl=10)
+
+        await registry.deregister(service(name, "a"))
+
+        assert await node_ids(registry, name) == {"b"}
+
+    async def test_a_missing_service_is_a_clear_error(self, registry: Registry) -> None:
+        message = f'service "shippy.nope" not found in registry {registry.name}'
+        with pytest.raises(ServiceNotFound, match=re.escape(message)) as caught:
+            await registry.get_service("shippy.nope")
+        assert caught.value.service == "shippy.nope"
+
+    async def test_a_node_not_registered_again_expires_after_its_ttl(
+        self, registry: Registry
+    ) -> None:
+        name = unique_name()
+        await registry.register(service(name, "a"), ttl=LONG_TTL)
+        assert await node_ids(registry, name) == {"a"}
+
+        await registry.register(service(name, "a"), ttl=SHORT_TTL)  # the last heartbeat
+
+        await eventually(lambda: gone(registry, name), within=SHORT_TTL + 3)
+
+    async def test_registering_again_keeps_a_node_alive(self, registry: Registry) -> None:
+        name = unique_name()
+        ttl = 2 * SHORT_TTL
+        await registry.register(service(name, "a"), ttl=ttl)
+        started = time.monotonic()
+
+        while time.monotonic() - started < 1.5 * ttl:
+            await asyncio.sleep(ttl / 4)  # the heartbeat interval
+            await registry.register(service(name, "a"), ttl=ttl)
+            assert await node_ids(registry, name) == {"a"}
+
+    async def test_list_services_holds_every_registered_service(self, registry: Registry) -> None:
+        first, second = unique_name(), unique_name()
+        await registry.register(service(first, "a"), ttl=10)
+        await registry.register(service(second, "b"), ttl=10)
+
+        names = {record.name for record in await registry.list_services()}
+
+        assert {first, second} <= names
+
+    async def test_watch_sees_nodes_come_and_go(self, registry: Registry) -> None:
+        name = unique_name()
+        watcher = registry.watch(name)
+        try:
+            await registry.register(service(unique_name(), "other"), ttl=10)  # filtered out
+            await registry.register(service(name, "a"), ttl=10)
+            await registry.register(service(name, "a"), ttl=10)
+            await registry.deregister(service(name, "a"))
+
+            events = [await next_event(watcher) for _ in range(3)]
+        finally:
+            await watcher.stop()
+
+        assert [(e.type, e.service.name, e.service.nodes[0].id) for e in events] == [
+            ("create", name, "a"),
+            ("update", name, "a"),
+            ("delete", name, "a"),
+        ]
+
+    async def test_watch_sees_a_node_expire(self, registry: Registry) -> None:
+        name = unique_name()
+        watcher = registry.watch(name)
+        try:
+            await registry.register(service(name, "a"), ttl=SHORT_TTL)
+            created = await next_event(watcher)
+            expired = await next_event(watcher, within=SHORT_TTL + 3)
+        finally:
+            await watcher.stop()
+
+        assert (created.type, expired.type) == ("create", "delete")
+        assert expired.service.nodes == (Node("a", "127.0.0.1:5000"),)
+
+    async def test_a_stopped_watch_ends_its_iteration(self, registry: Registry) -> None:
+        watcher = registry.watch()
+        await watcher.stop()
+
+        assert [event async for event in watcher] == []
+
+
+class TestMemoryRegistry(RegistryContract):
+    @pytest.fixture
+    async def registry(self) -> AsyncIterator[Registry]:
+        registry = MemoryRegistry()
+        yield registry
+        await registry.close()
+
+
+class TestNatsRegistry(RegistryContract):
+    @pytest.fixture
+    async def registry(self, nats_url: str) -> AsyncIterator[Registry]:
+        registry = NatsRegistry(nats_url)
+        await registry.connect()
+        yield registry
+        await registry.close()
+
+    @pytest.fixture
+    async def peer(self, nats_url: str) -> AsyncIterator[NatsRegistry]:
+        """Another process's registry, as far as NATS can tell."""
+        peer = NatsRegistry(nats_url)
+        await peer.connect()
+        yield peer
+        await peer.close()
+
+    async def test_a_node_is_found_from_another_process(
+        self, registry: Registry, peer: NatsRegistry
+    ) -> None:
+        name = unique_name()
+        await peer.register(service(name, "a", "b"), ttl=10)
+
+        assert await node_ids(registry, name) == {"a", "b"}
+
+        await peer.deregister(service(name, "a"))
+        assert await node_ids(registry, name) == {"b"}
+
+    async def test_the_answers_of_every_process_are_merged(
+        self, registry: Registry, peer: NatsRegistry
+    ) -> None:
+        name = unique_name()
+        await peer.register(service(name, "a"), ttl=10)
+        await registry.register(service(name, "b"), ttl=10)
+
+        async def both_found() -> bool:
+            # One lookup may miss a process that answers after the quiet window.
+            [record] = await registry.get_service(name)
+            return {node.id for node in record.nodes} == {"a", "b"}
+
+        await eventually(both_found)
+
+    async def test_a_stuck_process_is_not_answered_for_after_its_ttl(
+        self, registry: Registry, peer: NatsRegistry
+    ) -> None:
+        """The peer stays connected and keeps answering, but stopped heartbeating."""
+        name = unique_name()
+        await peer.register(service(name, "a"), ttl=LONG_TTL)
+        assert await node_ids(registry, name) == {"a"}
+
+        await peer.register(service(name, "a"), ttl=SHORT_TTL)  # its last heartbeat
+
+        await eventually(lambda: gone(registry, name), within=SHORT_TTL + 3)
+
+    async def test_watchers_expire_a_node_whose_process_died(
+        self, registry: Registry, nats_url: str
+    ) -> None:
+        name = unique_name()
+        watcher = registry.watch(name)
+        doomed = NatsRegistry(nats_url)
+        try:
+            await doomed.register(service(name, "a"), ttl=SHORT_TTL)
+            await doomed.close()  # gone without deregistering
+
+            events = [await next_event(watcher, within=SHORT_TTL + 3) for _ in range(2)]
+        finally:
+            await watcher.stop()
+
+        assert [e.type for e in events] == ["create", "delete"]
+
+    async def test_a_lookup_returns_soon_after_the_last_answer(self, nats_url: str) -> None:
+        registry = NatsRegistry(nats_url, query_timeout=3.0)
+        try:
+            name = unique_name()
+            await registry.register(service(name, "a"), ttl=10)
+
+            started = time.monotonic()
+            await registry.get_service(name)
+
+            assert time.monotonic() - started < 1.0
+        finally:
+            await registry.close()
+
+    async def test_a_missing_service_is_reported_within_the_query_timeout(
+        self, registry: NatsRegistry
+    ) -> None:
+        started = time.monotonic()
+        with pytest.raises(ServiceNotFound):
+            await registry.get_service(unique_name())
+
+        assert time.monotonic() - started < registry.query_timeout + 0.2
+
+    async def test_an_unreachable_nats_is_a_clear_error(self) -> None:
+        registry = NatsRegistry(f"nats://127.0.0.1:{free_port()}", connect_timeout=0.3)
+        try:
+            with pytest.raises(Unavailable, match="registry nats: cannot reach nats://"):
+                await registry.get_service("shippy.user")
+        finally:
+            await registry.close()

@@ -1,0 +1,105 @@
+"""user-service's own settings, read from environment variables.
+
+| variable           | meaning                                                         | default       |
+|--------------------|-----------------------------------------------------------------|---------------|
+| `DATABASE_URL`     | PostgreSQL connection string (libpq URL or key=value)           | required      |
+| `DATABASE_TIMEOUT` | seconds a request waits for a connection, then fails UNAVAILABLE | `3`           |
+| `JWT_SECRET`       | HMAC key that signs tokens (HS256), at least 32 characters      | required      |
+| `JWT_ISSUER`       | `iss` claim put in and required of every token                  | `shippy.user` |
+| `JWT_TTL`          | seconds a token stays valid (a whole number)                    | `3600`        |
+| `BCRYPT_ROUNDS`    | bcrypt cost factor, 4 to 31; each step doubles the work         | `12`          |
+
+The micro core reads its own variables (`MICRO_*`, `NATS_URL`): see `micro.config`.
+Error messages name the variable but never repeat a secret or the database URL,
+which may hold a password.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from micro.config import ConfigError
+
+MIN_SECRET_LENGTH = 32
+MIN_BCRYPT_ROUNDS = 4
+MAX_BCRYPT_ROUNDS = 31
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = field(repr=False)
+    jwt_secret: str = field(repr=False)
+    database_timeout: float = 3.0
+    jwt_issuer: str = "shippy.user"
+    jwt_ttl: int = 3600
+    bcrypt_rounds: int = 12
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        return cls(
+            database_url=_required(env, "DATABASE_URL"),
+            jwt_secret=_secret(env, "JWT_SECRET"),
+            database_timeout=_seconds(env, "DATABASE_TIMEOUT", cls.database_timeout),
+            jwt_issuer=env.get("JWT_ISSUER") or cls.jwt_issuer,
+            jwt_ttl=_integer(env, "JWT_TTL", cls.jwt_ttl, minimum=1),
+            bcrypt_rounds=_integer(
+                env,
+                "BCRYPT_ROUNDS",
+                cls.bcrypt_rounds,
+                minimum=MIN_BCRYPT_ROUNDS,
+                maximum=MAX_BCRYPT_ROUNDS,
+            ),
+        )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required")
+    return value
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    value = _required(env, name)
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"{name} must be at least {MIN_SECRET_LENGTH} characters long (it has {len(value)})"
+        )
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be a number of seconds") from None
+    if not value > 0:
+        raise ConfigError(f"{name}={raw!r}: must be more than 0")
+    return value
+
+
+def _integer(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be a whole number") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ConfigError(f"{name}={raw!r}: must be {bounds}")
+    return value

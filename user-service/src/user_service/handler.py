@@ -1,0 +1,145 @@
+"""The UserService RPCs: validation, passwords, tokens and events.
+
+Storage is the repository's job; this module holds no SQL. Every method
+raises `micro.errors` exceptions, which the server turns into status codes.
+No response, event or log line carries a password, a hash or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from micro.errors import AlreadyExists, NotFound, Unauthenticated, Unavailable
+from micro.pubsub import Publisher
+from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
+
+from user_service import validation
+from user_service.passwords import PasswordHasher
+from user_service.repository import DatabaseUnavailable, EmailTaken, User, UserRepository
+from user_service.tokens import Tokens
+
+log = logging.getLogger(__name__)
+
+INVALID_CREDENTIALS = "invalid email or password"
+
+
+class UserHandler(user_pb2_grpc.UserServiceServicer):
+    def __init__(
+        self,
+        repository: UserRepository,
+        passwords: PasswordHasher,
+        tokens: Tokens,
+        user_created: Publisher[events_pb2.UserCreated],
+    ) -> None:
+        self._repository = repository
+        self._passwords = passwords
+        self._tokens = tokens
+        self._user_created = user_created
+
+    async def Create(
+        self, request: user_pb2.CreateRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.CreateResponse:
+        name = validation.name(request.name)
+        company = validation.company(request.company)
+        email = validation.email(request.email)
+        password = validation.password(request.password)
+        password_hash = await self._passwords.hash(password)
+        try:
+            async with _database():
+                user = await self._repository.create(
+                    name=name, company=company, email=email, password_hash=password_hash
+                )
+        except EmailTaken:
+            raise AlreadyExists("a user with this email already exists") from None
+        log.info("user created id=%s", user.id)
+        await self._publish_created(user)
+        return user_pb2.CreateResponse(user=_to_message(user))
+
+    async def Get(
+        self, request: user_pb2.GetRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.GetResponse:
+        user_id = validation.user_id(request.id)
+        async with _database():
+            user = await self._repository.get(user_id)
+        if user is None:
+            raise NotFound(f"no user with id {user_id}")
+        return user_pb2.GetResponse(user=_to_message(user))
+
+    async def GetAll(
+        self, request: user_pb2.GetAllRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.GetAllResponse:
+        async with _database():
+            users = await self._repository.get_all()
+        return user_pb2.GetAllResponse(users=[_to_message(user) for user in users])
+
+    async def Auth(
+        self, request: user_pb2.AuthRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.AuthResponse:
+        email = validation.normalised_email(request.email)
+        async with _database():
+            credentials = await self._repository.get_credentials(email) if email else None
+        if credentials is None:
+            await self._passwords.verify_nothing(request.password)
+            log.info("authentication failed: unknown email")
+            raise Unauthenticated(INVALID_CREDENTIALS)
+        if not await self._passwords.verify(request.password, credentials.password_hash):
+            log.info("authentication failed: wrong password for id=%s", credentials.user_id)
+            raise Unauthenticated(INVALID_CREDENTIALS)
+        token = self._tokens.issue(str(credentials.user_id))
+        log.info("user authenticated id=%s", credentials.user_id)
+        return user_pb2.AuthResponse(token=token.value, expires_at=_timestamp(token.expires_at))
+
+    async def ValidateToken(
+        self, request: user_pb2.ValidateTokenRequest, context: grpc.aio.ServicerContext
+    ) -> user_pb2.ValidateTokenResponse:
+        token = self._tokens.validate(request.token)
+        return user_pb2.ValidateTokenResponse(
+            user_id=token.user_id, expires_at=_timestamp(token.expires_at)
+        )
+
+    async def _publish_created(self, user: User) -> None:
+        event = events_pb2.UserCreated(
+            event_id=uuid.uuid4().hex,
+            occurred_at=_timestamp(datetime.now(UTC)),
+            user_id=str(user.id),
+            name=user.name,
+            email=user.email,
+            company=user.company,
+        )
+        try:
+            await self._user_created.publish(event, event_id=event.event_id)
+        except Exception:
+            # The user is stored and the caller should hear so; a lost event
+            # means a missing welcome email, which the log records.
+            log.exception("user.created not published for id=%s", user.id)
+
+
+@asynccontextmanager
+async def _database() -> AsyncIterator[None]:
+    try:
+        yield
+    except DatabaseUnavailable as error:
+        log.warning("database unavailable: %s", error)
+        raise Unavailable("database unavailable") from None
+
+
+def _to_message(user: User) -> user_pb2.User:
+    return user_pb2.User(
+        id=str(user.id),
+        name=user.name,
+        company=user.company,
+        email=user.email,
+        created_at=_timestamp(user.created_at),
+    )
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    timestamp = Timestamp()
+    timestamp.FromDatetime(moment)
+    return timestamp

@@ -1,0 +1,73 @@
+"""Fixtures for user-service tests: a real PostgreSQL database per test
+(`database_url`, from devstack), the repository on it, and the whole service
+behind a real gRPC server with the in-process registry and broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import psycopg_pool
+import pytest
+from micro import Client, Options, Service
+from micro.broker import Message
+from shippy.user.v1 import user_pb2_grpc
+from user_service.config import Config
+from user_service.main import build_service
+from user_service.repository import UserRepository, connection_pool, open_pool
+
+if TYPE_CHECKING:  # the generated stubs type an aio stub as UserServiceAsyncStub
+    from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub as Users
+
+OPTIONS = Options(registry="memory", broker="memory", server_address="127.0.0.1:0")
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[psycopg_pool.AsyncConnectionPool]:
+    pool = connection_pool(database_url, max_size=4)
+    await open_pool(pool, connect_timeout=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def repository(pool: psycopg_pool.AsyncConnectionPool) -> UserRepository:
+    repository = UserRepository(pool)
+    await repository.create_schema()
+    return repository
+
+
+@pytest.fixture
+def config(database_url: str) -> Config:
+    return Config.from_env(
+        {
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": "a-test-secret-of-at-least-32-characters",
+            "BCRYPT_ROUNDS": "4",  # the least bcrypt allows: fast tests
+        }
+    )
+
+
+@pytest.fixture
+async def service(config: Config) -> AsyncIterator[Service]:
+    service = build_service(config, OPTIONS)
+    await service.start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+async def users(service: Service) -> AsyncIterator[Users]:
+    """A client stub that finds shippy.user by name, as other services do."""
+    async with Client.connect(OPTIONS) as client:
+        yield client.stub(user_pb2_grpc.UserServiceStub, "shippy.user")
+
+
+@pytest.fixture
+async def events(service: Service) -> AsyncIterator[asyncio.Queue[Message]]:
+    """Every message published on user.created while the test runs."""
+    queue: asyncio.Queue[Message] = asyncio.Queue()
+    subscription = await service.broker.subscribe("user.created", queue.put)
+    yield queue
+    await subscription.unsubscribe()

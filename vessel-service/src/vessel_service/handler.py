@@ -1,0 +1,82 @@
+"""The VesselService RPCs: validate, ask the repository, answer. No SQL here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+import grpc.aio
+from micro.errors import AlreadyExists, FailedPrecondition, Unavailable
+from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
+
+from vessel_service import validation
+from vessel_service.repository import DatabaseUnavailable, Vessel, VesselExists, VesselRepository
+
+logger = logging.getLogger("vessel_service.handler")
+
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+
+
+class VesselHandler(vessel_pb2_grpc.VesselServiceServicer):
+    def __init__(self, repository: VesselRepository) -> None:
+        self._repository = repository
+
+    async def FindAvailable(
+        self, request: vessel_pb2.FindAvailableRequest, context: Context
+    ) -> vessel_pb2.FindAvailableResponse:
+        """The smallest available vessel that fits; FAILED_PRECONDITION when none does."""
+        spec = validation.specification(request)
+        with _database():
+            vessel = await self._repository.find_available(
+                capacity=spec.capacity, max_weight=spec.max_weight
+            )
+        if vessel is None:
+            raise FailedPrecondition(
+                f"no available vessel fits capacity {spec.capacity} and weight {spec.max_weight} kg"
+            )
+        return vessel_pb2.FindAvailableResponse(vessel=to_message(vessel))
+
+    async def Create(
+        self, request: vessel_pb2.CreateRequest, context: Context
+    ) -> vessel_pb2.CreateResponse:
+        """Adds a vessel to the fleet, available at once.
+
+        The request's `available` is ignored: proto3 cannot tell "false" from
+        "not given", and a new vessel that could never be found would be a trap.
+        """
+        vessel = validation.new_vessel(request)
+        try:
+            with _database():
+                await self._repository.create(vessel)
+        except VesselExists:
+            raise AlreadyExists(f'vessel "{vessel.id}" already exists') from None
+        logger.info(
+            "vessel %s created: %r, capacity %d, max weight %d kg",
+            vessel.id,
+            vessel.name,
+            vessel.capacity,
+            vessel.max_weight,
+        )
+        return vessel_pb2.CreateResponse(vessel=to_message(vessel))
+
+
+def to_message(vessel: Vessel) -> vessel_pb2.Vessel:
+    return vessel_pb2.Vessel(
+        id=str(vessel.id),
+        name=vessel.name,
+        capacity=vessel.capacity,
+        max_weight=vessel.max_weight,
+        available=vessel.available,
+        owner_id=vessel.owner_id,
+    )
+
+
+@contextmanager
+def _database() -> Iterator[None]:
+    try:
+        yield
+    except DatabaseUnavailable as error:
+        logger.warning("database unavailable: %s", error)
+        raise Unavailable("database unavailable") from None

@@ -1,0 +1,168 @@
+"""The `vessels` table in PostgreSQL. SQL only: nothing here knows about gRPC."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import psycopg
+import psycopg_pool
+from psycopg.rows import class_row
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS vessels (
+    id         uuid        PRIMARY KEY,
+    name       text        NOT NULL,
+    capacity   integer     NOT NULL CHECK (capacity > 0),
+    max_weight bigint      NOT NULL CHECK (max_weight > 0),
+    available  boolean     NOT NULL DEFAULT true,
+    owner_id   text        NOT NULL DEFAULT '',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS vessels_smallest_fit_idx
+    ON vessels (capacity, max_weight, id) WHERE available;
+"""
+SCHEMA_LOCK = 0x5645_5353_454C  # any constant: serialises schema creation across replicas
+
+VESSEL_COLUMNS = "id, name, capacity, max_weight, available, owner_id"
+INSERT = (
+    "INSERT INTO vessels (id, name, capacity, max_weight, available, owner_id)"
+    " VALUES (%(id)s, %(name)s, %(capacity)s, %(max_weight)s, %(available)s, %(owner_id)s)"
+)
+
+
+@dataclass(frozen=True)
+class Vessel:
+    id: uuid.UUID
+    name: str
+    capacity: int
+    """How many containers it carries."""
+    max_weight: int
+    """The most it carries, in kilograms."""
+    available: bool = True
+    owner_id: str = ""
+
+
+class VesselExists(Exception):
+    """A vessel with this id is already stored."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached, or no connection was free in time."""
+
+
+def connection_pool(
+    database_url: str, *, max_size: int = 10, timeout: float = 3.0
+) -> psycopg_pool.AsyncConnectionPool:
+    """A pool, not yet open, that survives the database going away.
+
+    Each connection is checked before it is lent, so one that broke while idle
+    (a restart, a failover) is replaced instead of failing a request. A request
+    waits at most `timeout` seconds for a connection: less than the callers'
+    default 5 s deadline, so they see UNAVAILABLE rather than DEADLINE_EXCEEDED.
+    """
+    return psycopg_pool.AsyncConnectionPool(
+        database_url,
+        open=False,
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout,
+        reconnect_timeout=10.0,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        name="vessels",
+    )
+
+
+async def open_pool(pool: psycopg_pool.AsyncConnectionPool, *, connect_timeout: float) -> None:
+    """Open the pool and wait for its first connection, or raise `DatabaseUnavailable`."""
+    try:
+        await pool.open(wait=True, timeout=connect_timeout)
+    except psycopg_pool.PoolTimeout:
+        await pool.close()
+        raise DatabaseUnavailable(f"no connection within {connect_timeout:g}s") from None
+
+
+class VesselRepository:
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def create_schema(self) -> None:
+        """Create the table and its index if they do not exist yet."""
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            await conn.execute(SCHEMA)
+
+    async def seed(self, fleet: Iterable[Vessel]) -> int:
+        """Store the vessels of `fleet` whose ids are not stored yet; how many were.
+
+        Running it again changes nothing, and leaves alone a seeded vessel that
+        was changed since.
+        """
+        async with self._connection() as conn, conn.transaction():
+            cursor = conn.cursor()
+            inserted = 0
+            for vessel in fleet:
+                await cursor.execute(f"{INSERT} ON CONFLICT (id) DO NOTHING", _params(vessel))
+                inserted += cursor.rowcount
+            return inserted
+
+    async def create(self, vessel: Vessel) -> Vessel:
+        """Store `vessel`, committed when this returns. Raises `VesselExists`."""
+        try:
+            async with self._connection() as conn:
+                await conn.execute(INSERT, _params(vessel))
+        except psycopg.errors.UniqueViolation:
+            raise VesselExists(str(vessel.id)) from None
+        return vessel
+
+    async def find_available(self, *, capacity: int, max_weight: int) -> Vessel | None:
+        """The smallest available vessel that takes `capacity` containers
+        weighing `max_weight` kg, or None.
+
+        Smallest means fewest containers, then least weight, then lowest id:
+        the same load gets the same vessel every time, and big vessels stay
+        free for big loads.
+        """
+        async with self._connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(Vessel))
+            await cursor.execute(
+                f"SELECT {VESSEL_COLUMNS} FROM vessels"
+                " WHERE available AND capacity >= %s AND max_weight >= %s"
+                " ORDER BY capacity, max_weight, id LIMIT 1",
+                (capacity, max_weight),
+            )
+            return await cursor.fetchone()
+
+    async def get(self, vessel_id: uuid.UUID) -> Vessel | None:
+        async with self._connection() as conn:
+            cursor = conn.cursor(row_factory=class_row(Vessel))
+            await cursor.execute(
+                f"SELECT {VESSEL_COLUMNS} FROM vessels WHERE id = %s", (vessel_id,)
+            )
+            return await cursor.fetchone()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled connection; connection failures become `DatabaseUnavailable`.
+
+        The pool drops a connection that broke, so the next call gets a fresh one
+        once the database is back.
+        """
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
+            raise DatabaseUnavailable(str(error).strip()) from error
+
+
+def _params(vessel: Vessel) -> dict[str, object]:
+    return {
+        "id": vessel.id,
+        "name": vessel.name,
+        "capacity": vessel.capacity,
+        "max_weight": vessel.max_weight,
+        "available": vessel.available,
+        "owner_id": vessel.owner_id,
+    }

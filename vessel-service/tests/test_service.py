@@ -1,0 +1,188 @@
+"""VesselService over gRPC: the service as `vessel-service` wires it, on a real
+PostgreSQL, called by name through the (in-process) registry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import pytest
+from micro import Client, Options, Service
+from micro.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
+from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
+from vessel_service.config import Config
+from vessel_service.fleet import SEED_FLEET
+from vessel_service.main import build_service
+
+if TYPE_CHECKING:
+    from conftest import DatabaseOutage
+
+IN_PROCESS = Options(registry="memory", broker="memory", server_address="127.0.0.1:0")
+LITTLE_TOOT, BOATY, EVER_GIVEN = SEED_FLEET
+
+
+@pytest.fixture
+async def service(database_url: str) -> AsyncIterator[Service]:
+    service = build_service(Config(database_url=database_url), IN_PROCESS)
+    await service.start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+async def vessels(service: Service) -> AsyncIterator[vessel_pb2_grpc.VesselServiceAsyncStub]:
+    async with Client.connect(IN_PROCESS) as client:
+        yield client.stub(vessel_pb2_grpc.VesselServiceStub, "shippy.vessel")
+
+
+def find_request(capacity: int, max_weight: int) -> vessel_pb2.FindAvailableRequest:
+    spec = vessel_pb2.Specification(capacity=capacity, max_weight=max_weight)
+    return vessel_pb2.FindAvailableRequest(specification=spec)
+
+
+async def test_the_seeded_fleet_is_there_from_the_start(
+    vessels: vessel_pb2_grpc.VesselServiceAsyncStub,
+) -> None:
+    reply = await vessels.FindAvailable(find_request(capacity=300, max_weight=150_000))
+
+    assert reply.vessel == vessel_pb2.Vessel(
+        id=str(BOATY.id),
+        name="Boaty McBoatface",
+        capacity=500,
+        max_weight=200_000,
+        available=True,
+    )
+
+
+async def test_no_vessel_fits_is_a_failed_precondition(
+    vessels: vessel_pb2_grpc.VesselServiceAsyncStub,
+) -> None:
+    with pytest.raises(
+        FailedPrecondition,
+        match="no available vessel fits capacity 30000 and weight 1000 kg",
+    ):
+        await vessels.FindAvailable(find_request(capacity=30_000, max_weight=1_000))
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        pytest.param(vessel_pb2.FindAvailableRequest(), "specification", id="no specification"),
+        pytest.param(
+            find_request(capacity=-1, max_weight=1),
+            "specification.capacity",
+            id="capacity=-1, max_weight=1",
+        ),
+        pytest.param(
+            find_request(capacity=100_001, max_weight=1),
+            "specification.capacity",
+            id="capacity=100_001, max_weight=1",
+        ),
+        pytest.param(
+            find_request(capacity=1, max_weight=-1),
+            "specification.max_weight",
+            id="capacity=1, max_weight=-1",
+        ),
+        pytest.param(
+            find_request(capacity=1, max_weight=1_000_000_001),
+            "specification.max_weight",
+            id="capacity=1, max_weight=1_000_000_001",
+        ),
+    ],
+)
+async def test_a_bad_specification_is_an_invalid_argument(
+    vessels: vessel_pb2_grpc.VesselServiceAsyncStub,
+    request_: vessel_pb2.FindAvailableRequest,
+    field: str,
+) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        await vessels.FindAvailable(request_)
+
+    assert raised.value.field == field
+
+
+async def test_a_created_vessel_is_found_when_it_fits_best(
+    vessels: vessel_pb2_grpc.VesselServiceAsyncStub,
+) -> None:
+    reply = await vessels.Create(
+        vessel_pb2.CreateRequest(
+            vessel=vessel_pb2.Vessel(name="  Tugboat  ", capacity=5, max_weight=2_000)
+        )
+    )
+    created = reply.vessel
+
+    found = await vessels.FindAvailable(find_request(capacity=5, max_weight=1_000))
+
+    assert created.id  # a UUID the service made
+    assert (created.name, created.available) == ("Tugboat", True)
+    assert found.vessel == created
+
+
+async def test_a_vessel_keeps_the_id_it_is_created_with(
+    vessels: vessel_pb2_grpc.VesselServiceAsyncStub,
+) -> None:
+    vessel = vessel_pb2.Vessel(
+        id="0b7e6f3e-8f5a-4a57-a1b4-7d6cbd0c9a11", name="Pinta", capacity=9, max_weight=9
+    )
+
+    reply = await vessels.Create(vessel_pb2.CreateRequest(vessel=vessel))
+
+    assert reply.vessel.id == vessel.id
+
+
+async def test_creating_a_vessel_with_a_taken_id_is_refused(
+    vessels: vessel_pb2_grpc.VesselServiceAsyncStub,
+) -> None:
+    namesake = vessel_pb2.Vessel(id=str(BOATY.id), name="Boaty II", capacity=1, max_weight=1)
+
+    with pytest.raises(AlreadyExists, match=str(BOATY.id)):
+        await vessels.Create(vessel_pb2.CreateRequest(vessel=namesake))
+
+
+def a_vessel(**fields: object) -> vessel_pb2.CreateRequest:
+    vessel = vessel_pb2.Vessel(name="Nina", capacity=10, max_weight=1_000)
+    for name, value in fields.items():
+        setattr(vessel, name, value)
+    return vessel_pb2.CreateRequest(vessel=vessel)
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        pytest.param(vessel_pb2.CreateRequest(), "vessel", id="no vessel"),
+        pytest.param(a_vessel(id="not-a-uuid"), "vessel.id", id="id='not-a-uuid'"),
+        pytest.param(a_vessel(name=""), "vessel.name", id="name=''"),
+        pytest.param(a_vessel(name="   "), "vessel.name", id="name='   '"),
+        pytest.param(a_vessel(name="x" * 256), "vessel.name", id="name=256 characters"),
+        pytest.param(a_vessel(capacity=0), "vessel.capacity", id="capacity=0"),
+        pytest.param(a_vessel(capacity=100_001), "vessel.capacity", id="capacity=100_001"),
+        pytest.param(a_vessel(max_weight=0), "vessel.max_weight", id="max_weight=0"),
+        pytest.param(
+            a_vessel(max_weight=1_000_000_001), "vessel.max_weight", id="max_weight=1_000_000_001"
+        ),
+        pytest.param(a_vessel(owner_id="x" * 256), "vessel.owner_id", id="owner_id=256 characters"),
+    ],
+)
+async def test_a_bad_vessel_is_an_invalid_argument(
+    vessels: vessel_pb2_grpc.VesselServiceAsyncStub,
+    request_: vessel_pb2.CreateRequest,
+    field: str,
+) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        await vessels.Create(request_)
+
+    assert raised.value.field == field
+
+
+async def test_while_the_database_is_down_calls_are_unavailable_and_then_work_again(
+    vessels: vessel_pb2_grpc.VesselServiceAsyncStub, database_outage: DatabaseOutage
+) -> None:
+    request = find_request(capacity=1, max_weight=1)
+
+    async with database_outage():
+        with pytest.raises(Unavailable, match="database unavailable"):
+            await vessels.FindAvailable(request)
+
+    reply = await vessels.FindAvailable(request)  # waits up to 3 s for a new connection
+
+    assert reply.vessel.id == str(LITTLE_TOOT.id)
