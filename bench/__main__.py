@@ -21,16 +21,16 @@ from pathlib import Path
 
 import grpc
 import nats
-from nats.aio.client import Client as Nats
-from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
-
-from bench.echo import CONTROL, SENT_HEADER, SERVICE, TOPIC_RAW, TOPIC_TYPED
-from bench.stats import Result, table
 from devstack.nats import NatsServer
 from devstack.ports import free_port
 from micro import Client, Options
 from micro.broker.nats import NatsBroker
 from micro.pubsub import Publisher
+from nats.aio.client import Client as Nats
+from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
+
+from bench.echo import CONTROL, SENT_HEADER, SERVICE, TOPIC_RAW, TOPIC_TYPED
+from bench.stats import Result, table
 
 Call = Callable[[user_pb2.GetRequest], Awaitable[user_pb2.GetResponse]]
 
@@ -121,7 +121,16 @@ async def bench_pubsub(nats_url: str, messages: int, rounds: int) -> list[Result
     return [raw_result, typed_result]
 
 
-async def main(args: argparse.Namespace) -> str:
+async def run_all(args: argparse.Namespace, nats_url: str, raw_port: int) -> str:
+    results: list[Result] = []
+    for in_flight in (1, 64):
+        calls = max(in_flight, args.calls // in_flight * in_flight)
+        results += await bench_rpc(nats_url, raw_port, calls, args.rounds, in_flight)
+    results += await bench_pubsub(nats_url, args.messages, args.rounds)
+    return table(results)
+
+
+def main(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory() as tmp, NatsServer(Path(tmp) / "nats") as nats_server:
         raw_port = free_port()
         server = subprocess.Popen(
@@ -133,20 +142,18 @@ async def main(args: argparse.Namespace) -> str:
             assert server.stdout is not None
             if server.stdout.readline().strip() != "ready":
                 raise SystemExit("bench: the server process did not start")
-            results: list[Result] = []
-            for in_flight in (1, 64):
-                calls = max(in_flight, args.calls // in_flight * in_flight)
-                results += await bench_rpc(nats_server.url, raw_port, calls, args.rounds, in_flight)
-            results += await bench_pubsub(nats_server.url, args.messages, args.rounds)
-            return table(results)
+            return asyncio.run(run_all(args, nats_server.url, raw_port))
         finally:
             server.terminate()
             server.wait(30)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per variant")
     parser.add_argument("--calls", type=int, default=4000, help="unary calls per round")
     parser.add_argument("--messages", type=int, default=20000, help="messages per round")
@@ -158,4 +165,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    print(asyncio.run(main(parse_args())))
+    print(main(parse_args()))

@@ -18,11 +18,11 @@ import time
 
 import grpc
 import nats
+from micro import EventInfo, Options, Service
 from nats.aio.msg import Msg
 from shippy.user.v1 import events_pb2, user_pb2_grpc
 
 from bench.echo import CONTROL, SENT_HEADER, SERVICE, TOPIC_RAW, TOPIC_TYPED, EchoUsers
-from micro import EventInfo, Options, Service
 
 
 class Round:

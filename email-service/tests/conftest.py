@@ -22,7 +22,9 @@ def user_created() -> NewUserEvent:
     """Makes the event of a new user. Each address is new, so that no other
     message on the session's SMTP server is ever mistaken for this one's."""
 
-    def make(name: str = "Ada Lovelace", company: str = "Analytical Engines") -> events_pb2.UserCreated:
+    def make(
+        name: str = "Ada Lovelace", company: str = "Analytical Engines"
+    ) -> events_pb2.UserCreated:
         event = events_pb2.UserCreated(
             event_id=uuid.uuid4().hex,
             user_id=str(uuid.uuid4()),

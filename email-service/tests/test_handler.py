@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 from devstack.ports import free_port
 from devstack.smtp import SmtpServer
-from email_service.handler import InvalidEvent, WelcomeHandler
+from email_service.handler import WelcomeHandler
 from email_service.mailer import Mailer, MailNotSent
 from email_service.repository import SentEmails
 from micro import EventInfo
@@ -112,11 +112,21 @@ async def test_the_event_id_of_the_headers_serves_when_the_event_has_none(
     assert await sent_emails.is_mailed("from-headers")
 
 
-async def test_an_event_without_an_address_is_refused(
-    handler: WelcomeHandler, user_created: NewUserEvent
+@pytest.mark.parametrize(
+    ("email", "reason"), [("", "no email address"), ("ada", "'ada' is not an email address")]
+)
+async def test_an_event_without_a_usable_address_is_logged_and_dropped(
+    handler: WelcomeHandler,
+    sent_emails: SentEmails,
+    user_created: NewUserEvent,
+    caplog: pytest.LogCaptureFixture,
+    email: str,
+    reason: str,
 ) -> None:
     event = user_created()
-    event.email = ""
+    event.email = email
 
-    with pytest.raises(InvalidEvent, match="carries no email address"):
-        await handler.on_user_created(event, info(event))
+    await handler.on_user_created(event, info(event))  # no retry could help: no error raised
+
+    assert f"dropped user.created event {event.event_id}: {reason}" in caplog.messages
+    assert not await sent_emails.is_mailed(event.event_id)

@@ -44,7 +44,7 @@ def test_a_name_cannot_add_header_lines(user_created: NewUserEvent) -> None:
 def test_a_user_without_a_company_still_reads_well(user_created: NewUserEvent) -> None:
     message = render_welcome(user_created("Grace Hopper", company=""), sender=SENDER)
 
-    assert "at your company" in message.get_content()
+    assert "your company can now ship with us" in message.get_content()
 
 
 async def test_the_mailer_delivers_to_the_smtp_server(

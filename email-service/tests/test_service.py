@@ -15,8 +15,8 @@ import pytest
 from devstack.ports import free_port
 from devstack.smtp import SmtpServer
 from email_service.config import Config
-from email_service.main import build_service
 from email_service.mailer import MailNotSent
+from email_service.main import build_service
 from micro import Options, Publisher, Service
 from shippy.user.v1 import events_pb2
 
@@ -97,7 +97,9 @@ async def test_an_event_that_finds_smtp_down_is_mailed_when_it_comes_again(
 
         await publisher.publish(event)
         await eventually(
-            lambda: any(isinstance(r.exc_info and r.exc_info[1], MailNotSent) for r in caplog.records)
+            lambda: any(
+                isinstance(r.exc_info and r.exc_info[1], MailNotSent) for r in caplog.records
+            )
         )
 
         with SmtpServer(tmp_path / "mail", port=port) as smtp:

@@ -12,9 +12,7 @@ PROTO = Path(__file__).resolve().parents[1]
 
 def _tree(root: Path) -> set[Path]:
     return {
-        p.relative_to(root)
-        for p in root.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
+        p.relative_to(root) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     }
 
 

@@ -13,11 +13,14 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from micro.broker import Broker, Message
 from micro.broker.jetstream import JetStreamBroker, stream_name
 from micro.broker.memory import MemoryBroker, topic_matches
-from micro.broker.nats import NatsBroker
+from micro.broker.nats import FastHeaderClient, NatsBroker
 from micro.errors import Unavailable
+from nats.aio.client import Client as NatsPyClient
 
 WITHIN = 5.0
 """Seconds a test waits for a delivery before it fails."""
@@ -267,6 +270,25 @@ class TestNatsBroker(BrokerContract):
         finally:
             await broker.disconnect()
         assert sorted(inbox.data) == [b"one", b"two"]
+
+    @settings(deadline=None)
+    @given(
+        lines=st.lists(
+            st.tuples(
+                st.binary(max_size=8) | st.sampled_from([b"Micro-Id", b" a b ", b"\x1c", b"\xff"]),
+                st.sampled_from([b":", b": ", b""]),
+                st.binary(max_size=8) | st.sampled_from([b" value ", b"\xff"]),
+            )
+        )
+    )
+    def test_headers_are_parsed_as_nats_py_parses_them(
+        self, lines: list[tuple[bytes, bytes, bytes]]
+    ) -> None:
+        raw = b"".join(name + colon + value + b"\r\n" for name, colon, value in lines) + b"\r\n"
+
+        parsed = FastHeaderClient._parse_header_lines(raw)
+
+        assert parsed == NatsPyClient._parse_header_lines(raw)
 
     async def test_connecting_to_no_server_is_unavailable(self) -> None:
         broker = NatsBroker("nats://127.0.0.1:1")

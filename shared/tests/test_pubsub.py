@@ -72,7 +72,6 @@ async def test_a_subscriber_gets_the_typed_event_its_id_and_headers(broker: Brok
     assert info.content_type == PROTOBUF
     assert info.headers["Trace-Id"] == "t-7"
     assert info.headers["Micro-Id"] == event_id
-    assert info.headers["Micro-Topic"] == topic
 
 
 async def test_a_handler_may_take_the_event_alone(broker: Broker) -> None:

@@ -42,7 +42,8 @@ examples:
   consignment-cli list
   consignment-cli list --json --token "$TOKEN"
 
-A consignment file (protobuf JSON; customerId or customer_id both work):
+A consignment file (protobuf JSON; customerId or customer_id both work;
+consignment-cli/examples/consignment.json is one):
   {
     "description": "Bananas for Rotterdam",
     "weight": 12000,
@@ -73,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error), USAGE_ERROR)
     except KeyboardInterrupt:
         return INTERRUPTED
+    except Exception as error:  # a bug, or a failure nobody foresaw: still one line
+        return _fail(f"unexpected error: {type(error).__name__}: {error}", 1)
     render: Render = output.as_json if args.json else args.render
     print(render(reply))
     return 0

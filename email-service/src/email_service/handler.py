@@ -9,6 +9,8 @@ keeps both lost and duplicate mail as rare as it can be:
    broker that redelivers (JetStream) tries again later.
 
 Only a crash between a successful send and the commit can still mail twice.
+An event no retry can help (no event id, no usable address) is logged and
+dropped, as micro drops an event it cannot decode.
 """
 
 from __future__ import annotations
@@ -18,14 +20,10 @@ import logging
 from micro import EventInfo
 from shippy.user.v1 import events_pb2
 
-from email_service.mailer import Mailer, render_welcome
+from email_service.mailer import InvalidRecipient, Mailer, render_welcome
 from email_service.repository import SentEmails
 
 log = logging.getLogger(__name__)
-
-
-class InvalidEvent(ValueError):
-    """An event this service cannot act on, whatever the retries."""
 
 
 class WelcomeHandler:
@@ -37,9 +35,13 @@ class WelcomeHandler:
     async def on_user_created(self, event: events_pb2.UserCreated, info: EventInfo) -> None:
         event_id = event.event_id or info.id
         if not event_id:
-            raise InvalidEvent(f"user.created for user {event.user_id!r} carries no event id")
-        if not event.email:
-            raise InvalidEvent(f"user.created event {event_id} carries no email address")
+            log.error("dropped user.created for user %s: the event has no id", event.user_id)
+            return
+        try:
+            welcome = render_welcome(event, sender=self._sender, event_id=event_id)
+        except InvalidRecipient as error:
+            log.error("dropped user.created event %s: %s", event_id, error)
+            return
 
         async with self._sent_emails.claim(
             event_id, user_id=event.user_id, email=event.email
@@ -47,5 +49,5 @@ class WelcomeHandler:
             if not claimed:
                 log.info("event %s already mailed, skipping", event_id)
                 return
-            await self._mailer.send(render_welcome(event, sender=self._sender))
+            await self._mailer.send(welcome)
         log.info("welcome email sent to %s for event %s", event.email, event_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -18,7 +19,7 @@ WELCOME_SUBJECT = Template("Welcome to Shippy, $name")
 WELCOME_BODY = Template("""\
 Hello $name,
 
-welcome to Shippy! The account of $name at $company is ready.
+welcome to Shippy! Your account is ready, and $company can now ship with us.
 
 Log in to get a token:
 
@@ -37,9 +38,19 @@ class MailNotSent(Exception):
     """The SMTP server could not be reached or refused the message."""
 
 
-def render_welcome(event: events_pb2.UserCreated, *, sender: str) -> EmailMessage:
-    """The welcome email for a new user, as plain text."""
-    name = _one_line(event.name) or event.email
+class InvalidRecipient(ValueError):
+    """The user's email address is not one mail can be sent to."""
+
+
+def render_welcome(
+    event: events_pb2.UserCreated, *, sender: str, event_id: str | None = None
+) -> EmailMessage:
+    """The welcome email for a new user, as plain text.
+
+    `event_id` (the event's own by default) goes in a header, for tracing.
+    Raises `InvalidRecipient` when the event's address cannot take mail."""
+    recipient = _recipient(event)
+    name = recipient.display_name
     fields = {
         "name": name,
         "company": _one_line(event.company) or "your company",
@@ -47,11 +58,11 @@ def render_welcome(event: events_pb2.UserCreated, *, sender: str) -> EmailMessag
     }
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = Address(display_name=name, addr_spec=event.email)
+    message["To"] = recipient
     message["Subject"] = WELCOME_SUBJECT.substitute(fields)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=_domain(sender))
-    message[EVENT_ID_HEADER] = event.event_id
+    message[EVENT_ID_HEADER] = event_id or event.event_id
     message.set_content(WELCOME_BODY.substitute(fields))
     return message
 
@@ -89,6 +100,15 @@ class Mailer:
                 f"could not send mail to {message['To']} through SMTP server "
                 f"{self.host}:{self.port}: {error}"
             ) from error
+
+
+def _recipient(event: events_pb2.UserCreated) -> Address:
+    if not event.email:
+        raise InvalidRecipient("no email address")
+    try:
+        return Address(display_name=_one_line(event.name) or event.email, addr_spec=event.email)
+    except (ValueError, HeaderParseError):
+        raise InvalidRecipient(f"{event.email!r} is not an email address") from None
 
 
 def _one_line(text: str) -> str:

@@ -7,9 +7,10 @@ subscriber whose message type is its handler's first annotation.
     async def on_user_created(event: UserCreated, info: EventInfo) -> None: ...
     subscription = await Subscriber("user.created", on_user_created, queue="email").attach(broker)
 
-Every event travels with three headers: "Micro-Id" (the event id, which
-`publish` returns and the handler sees as `info.id`), "Content-Type" (the
-codec, protobuf unless the publisher chose another) and "Micro-Topic".
+Every event travels with two headers: "Micro-Id" (the event id, which
+`publish` returns and the handler sees as `info.id`) and "Content-Type" (the
+codec, protobuf unless the publisher chose another). The topic is the NATS
+subject itself, so it needs no header.
 An event that cannot be decoded is logged with its topic and id and
 dropped; an exception from the handler goes to the broker, which logs it
 (and on JetStream delivers the event again).
@@ -30,7 +31,7 @@ from google.protobuf.message import Message as ProtoMessage
 from micro.broker import Broker, Message, Subscription
 from micro.codec import CODECS, PROTOBUF, Codec, CodecError, ProtobufCodec
 
-__all__ = ["CONTENT_TYPE", "MICRO_ID", "MICRO_TOPIC", "EventInfo", "Publisher", "Subscriber"]
+__all__ = ["CONTENT_TYPE", "MICRO_ID", "EventInfo", "Publisher", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ M = TypeVar("M", bound=ProtoMessage)
 
 MICRO_ID = "Micro-Id"
 CONTENT_TYPE = "Content-Type"
-MICRO_TOPIC = "Micro-Topic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class Publisher(Generic[M]):
     ) -> str:
         """Send `message`; returns its event id (a new uuid4 hex unless given).
 
-        `headers` travel with it, except that they cannot replace the three
+        `headers` travel with it, except that they cannot replace the two
         headers the publisher sets."""
         if not isinstance(message, self.message_type):
             raise TypeError(
@@ -80,7 +80,7 @@ class Publisher(Generic[M]):
                 f"not {_name(type(message))}"
             )
         event_id = event_id or new_event_id()
-        own = {MICRO_ID: event_id, CONTENT_TYPE: self._content_type, MICRO_TOPIC: self.topic}
+        own = {MICRO_ID: event_id, CONTENT_TYPE: self._content_type}
         await self.broker.publish(
             self.topic, self.codec.encode(message), {**headers, **own} if headers else own
         )
@@ -132,8 +132,8 @@ _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 
 def new_event_id() -> str:
-    """A random (version 4) UUID as 32 hex digits, in a quarter of the time
-    of uuid.uuid4().hex: an id needs to be unique, not unpredictable."""
+    """A random (version 4) UUID as 32 hex digits, a few times quicker than
+    uuid.uuid4().hex: an event id must be unique, not unpredictable."""
     return "%032x" % (random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
 
 

@@ -40,7 +40,10 @@ def _first_line(stdin: TextIO) -> str:
 
 
 def _prompt(*, confirm: bool) -> str:
-    password = getpass.getpass("Password: ")
-    if confirm and getpass.getpass("Repeat password: ") != password:
-        raise CliError("the two passwords differ", USAGE_ERROR)
+    try:
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Repeat password: ") != password:
+            raise CliError("the two passwords differ", USAGE_ERROR)
+    except EOFError:  # Ctrl-D at the prompt
+        raise CliError("no password given", USAGE_ERROR) from None
     return password

@@ -1,0 +1,103 @@
+"""Fixtures for consignment-cli tests: the CLI run in-process with its output
+captured, and a small in-test ShippingService served by a real micro Service
+on a real NATS (the `nats_url` fixture), found by the CLI through the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import grpc
+import pytest
+from consignment_cli.main import main
+from micro import Options, Service
+from micro.errors import FailedPrecondition, Unauthenticated
+from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
+
+RunCli = Callable[..., Awaitable[tuple[int, str, str]]]
+
+Context = grpc.aio.ServicerContext[object, object]
+
+TOKENS = {"ada-token": "user-ada", "grace-token": "user-grace"}
+"""The tokens the fake accepts, and whose they are."""
+
+
+class FakeShipping(consignment_pb2_grpc.ShippingServiceServicer):
+    """Just enough of consignment-service to answer the CLI; the real one has its own tests."""
+
+    def __init__(self) -> None:
+        self.consignments: list[consignment_pb2.Consignment] = []
+
+    async def CreateConsignment(
+        self, request: consignment_pb2.CreateConsignmentRequest, context: Context
+    ) -> consignment_pb2.CreateConsignmentResponse:
+        user_id = self._caller(context)
+        if request.weight > 50_000:
+            raise FailedPrecondition("no vessel available for 1 containers weighing 60000 kg")
+        consignment = consignment_pb2.Consignment(
+            id=str(uuid.uuid4()),
+            description=request.description,
+            weight=request.weight,
+            containers=request.containers,
+            vessel_id="vessel-boaty",
+            user_id=user_id,
+        )
+        self.consignments.append(consignment)
+        return consignment_pb2.CreateConsignmentResponse(consignment=consignment)
+
+    async def GetConsignments(
+        self, request: consignment_pb2.GetConsignmentsRequest, context: Context
+    ) -> consignment_pb2.GetConsignmentsResponse:
+        user_id = self._caller(context)
+        mine = [c for c in self.consignments if c.user_id == user_id]
+        return consignment_pb2.GetConsignmentsResponse(consignments=mine)
+
+    @staticmethod
+    def _caller(context: Context) -> str:
+        metadata = dict(context.invocation_metadata() or ())
+        scheme, _, token = str(metadata.get("authorization", "")).partition(" ")
+        if scheme != "Bearer" or token not in TOKENS:
+            raise Unauthenticated("invalid token")
+        return TOKENS[token]
+
+
+@pytest.fixture
+def stack_env(monkeypatch: pytest.MonkeyPatch, nats_url: str) -> str:
+    """The environment a user has after `make run`: NATS_URL, and no token yet."""
+    for name in ("MICRO_BROKER_ADDRESS", "MICRO_REGISTRY", "MICRO_CLIENT_TIMEOUT", "SHIPPY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NATS_URL", nats_url)
+    return nats_url
+
+
+@pytest.fixture
+async def shipping(stack_env: str) -> AsyncIterator[FakeShipping]:
+    """A ShippingService registered as "shippy.consignment" in the NATS registry."""
+    fake = FakeShipping()
+    service = Service(
+        "shippy.consignment",
+        options=Options(registry="nats", broker="nats", nats_url=stack_env),
+    )
+    service.handle(consignment_pb2_grpc.add_ShippingServiceServicer_to_server, fake)
+    await service.start()
+    yield fake
+    await service.stop()
+
+
+@pytest.fixture
+def consignment_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """Runs `consignment-cli ARGS...` in-process; returns (exit code, stdout, stderr).
+
+    The command runs in a thread, as it starts its own event loop, while the
+    test's loop keeps serving the fake service."""
+
+    async def run(*argv: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        code = await asyncio.to_thread(main, list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

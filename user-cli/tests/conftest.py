@@ -1,0 +1,118 @@
+"""Fixtures for user-cli tests: the CLI run in-process with its output
+captured, and a small in-test UserService served by a real micro Service
+on a real NATS (the `nats_url` fixture), found by the CLI through the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from micro import Options, Service
+from micro.errors import InvalidArgument, NotFound, Unauthenticated
+from shippy.user.v1 import user_pb2, user_pb2_grpc
+from user_cli.main import main
+
+RunCli = Callable[..., Awaitable[tuple[int, str, str]]]
+
+Context = grpc.aio.ServicerContext[object, object]
+
+
+class FakeUsers(user_pb2_grpc.UserServiceServicer):
+    """Just enough of user-service to answer the CLI; the real one has its own tests."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, user_pb2.User] = {}
+        self.passwords: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}
+
+    async def Create(
+        self, request: user_pb2.CreateRequest, context: Context
+    ) -> user_pb2.CreateResponse:
+        if "@" not in request.email:
+            raise InvalidArgument("email", "not a valid email address")
+        user = user_pb2.User(
+            id=str(uuid.uuid4()), name=request.name, company=request.company, email=request.email
+        )
+        user.created_at.GetCurrentTime()
+        self.users[user.id] = user
+        self.passwords[user.email] = request.password
+        return user_pb2.CreateResponse(user=user)
+
+    async def Get(self, request: user_pb2.GetRequest, context: Context) -> user_pb2.GetResponse:
+        if request.id not in self.users:
+            raise NotFound(f"user {request.id} not found")
+        return user_pb2.GetResponse(user=self.users[request.id])
+
+    async def GetAll(
+        self, request: user_pb2.GetAllRequest, context: Context
+    ) -> user_pb2.GetAllResponse:
+        return user_pb2.GetAllResponse(users=list(self.users.values()))
+
+    async def Auth(self, request: user_pb2.AuthRequest, context: Context) -> user_pb2.AuthResponse:
+        if self.passwords.get(request.email) != request.password:
+            raise Unauthenticated("invalid email or password")
+        [user] = [u for u in self.users.values() if u.email == request.email]
+        token = f"token-{uuid.uuid4().hex}"
+        self.tokens[token] = user.id
+        return user_pb2.AuthResponse(token=token, expires_at=an_hour_from_now())
+
+    async def ValidateToken(
+        self, request: user_pb2.ValidateTokenRequest, context: Context
+    ) -> user_pb2.ValidateTokenResponse:
+        if request.token not in self.tokens:
+            raise Unauthenticated("invalid token")
+        return user_pb2.ValidateTokenResponse(
+            user_id=self.tokens[request.token], expires_at=an_hour_from_now()
+        )
+
+
+def an_hour_from_now() -> Timestamp:
+    expires = Timestamp()
+    expires.GetCurrentTime()
+    expires.seconds += 3600
+    return expires
+
+
+@pytest.fixture
+def stack_env(monkeypatch: pytest.MonkeyPatch, nats_url: str) -> str:
+    """The environment a user has after `make run`: NATS_URL and nothing else."""
+    for name in ("MICRO_BROKER_ADDRESS", "MICRO_REGISTRY", "MICRO_CLIENT_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NATS_URL", nats_url)
+    return nats_url
+
+
+@pytest.fixture
+async def users(stack_env: str) -> AsyncIterator[FakeUsers]:
+    """A UserService registered as "shippy.user" in the NATS registry."""
+    fake = FakeUsers()
+    service = Service(
+        "shippy.user",
+        options=Options(registry="nats", broker="nats", nats_url=stack_env),
+    )
+    service.handle(user_pb2_grpc.add_UserServiceServicer_to_server, fake)
+    await service.start()
+    yield fake
+    await service.stop()
+
+
+@pytest.fixture
+def user_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """Runs `user-cli ARGS...` in-process; returns (exit code, stdout, stderr).
+
+    The command runs in a thread, as it starts its own event loop, while the
+    test's loop keeps serving the fake service."""
+
+    async def run(*argv: str, stdin: io.StringIO | str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin) if isinstance(stdin, str) else stdin)
+        capsys.readouterr()
+        code = await asyncio.to_thread(main, list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
