@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from devstack.ports import free_port
 from devstack.smtp import SmtpServer
+from devstack.testing import eventually
 from email_service.config import Config
 from email_service.mailer import MailNotSent
 from email_service.main import build_service
@@ -33,14 +33,6 @@ async def wait_for_mail(smtp: SmtpServer, address: str) -> EmailMessage:
     """The first mail to `address`, waited for off the event loop, which the
     service needs meanwhile."""
     return await asyncio.to_thread(smtp.wait_for_message, addressed_to(address), 10)
-
-
-async def eventually(condition: Callable[[], bool], within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition still false after {within:g}s")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -10,10 +10,11 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from devstack.ports import free_port
+from devstack.testing import eventually
 from micro.errors import ServiceNotFound, Unavailable
 from micro.registry import Event, Node, Registry, ServiceRecord, Watcher
 from micro.registry.memory import MemoryRegistry
@@ -30,15 +31,6 @@ def unique_name() -> str:
 def service(name: str, *node_ids: str, version: str = "1.0.0") -> ServiceRecord:
     nodes = tuple(Node(node_id, f"127.0.0.1:{5000 + i}") for i, node_id in enumerate(node_ids))
     return ServiceRecord(name, version, nodes)
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    """Wait until `condition()` holds; TimeoutError after `within` seconds."""
-    async with asyncio.timeout(within):
-        while True:
-            if await condition():
-                return
-            await asyncio.sleep(0.02)  # poll again
 
 
 async def node_ids(registry: Registry, name: str) -> set[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
+from devstack.testing import eventually
 from micro.errors import ServiceNotFound, Unavailable
 from micro.registry import Node, ServiceRecord
 from micro.registry.memory import MemoryRegistry
@@ -35,15 +36,6 @@ def service(name: str, *node_ids: str) -> ServiceRecord:
     return ServiceRecord(
         name, "1.0.0", tuple(Node(i, f"127.0.0.1:{5000 + n}") for n, i in enumerate(node_ids))
     )
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    """Wait until `condition()` holds; TimeoutError after `within` seconds."""
-    async with asyncio.timeout(within):
-        while True:
-            if await condition():
-                return
-            await asyncio.sleep(0.02)  # poll again
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
 import grpc.aio
 import pytest
+from devstack.testing import eventually
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from micro import Client, EventInfo, Options, Service
 from micro.errors import ServiceNotFound
@@ -47,15 +47,6 @@ def vessel_service(options: Options = MEMORY) -> Service:
     service = Service(unique_name(), version="0.1.0", options=options)
     service.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, Vessels())
     return service
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    """Wait until `condition()` holds; TimeoutError after `within` seconds."""
-    async with asyncio.timeout(within):
-        while True:
-            if await condition():
-                return
-            await asyncio.sleep(0.02)  # ask again
 
 
 async def is_registered(service: Service) -> bool:

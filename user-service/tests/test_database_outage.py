@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 import pytest
+from devstack.testing import first_success
 from micro.errors import Unavailable
 from shippy.user.v1 import user_pb2
 from user_service.config import Config
@@ -27,20 +27,6 @@ if TYPE_CHECKING:
     from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub as Users
 
 T = TypeVar("T")
-
-
-async def eventually(
-    attempt: Callable[[], Awaitable[T]], failure: type[Exception], within: float
-) -> T:
-    """The first result of `attempt` that does not raise `failure`, within a deadline."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return await attempt()
-        except failure:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
 
 
 async def terminate_other_connections(database_url: str) -> int:
@@ -168,7 +154,7 @@ async def test_the_repository_says_unavailable_until_the_database_is_back(
         await proxied_repository.get_all()
 
     database_proxy.restore()
-    users = await eventually(proxied_repository.get_all, DatabaseUnavailable, within=15)
+    users = await first_success(proxied_repository.get_all, DatabaseUnavailable, within=15)
     assert [user.email for user in users] == ["ada@example.com"]
 
 
@@ -185,7 +171,7 @@ async def test_callers_see_unavailable_until_the_database_is_back(
     assert str(raised.value) == "database unavailable"
 
     database_proxy.restore()
-    fetched = await eventually(lambda: users.Get(get), Unavailable, within=15)
+    fetched = await first_success(lambda: users.Get(get), Unavailable, within=15)
     assert fetched.user == created
 
 

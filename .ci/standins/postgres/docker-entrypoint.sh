@@ -33,7 +33,11 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     shopt -s nullglob
     for f in /docker-entrypoint-initdb.d/*; do
         case "$f" in
-            *.sh) echo "running $f"; . "$f" ;;
+            *.sh)
+                echo "running $f"
+                # shellcheck disable=SC1090  # the image's user provides these scripts
+                . "$f"
+                ;;
             *.sql) echo "running $f"; "${psql[@]}" --dbname="$db" -f "$f" ;;
             *.sql.gz) echo "running $f"; gunzip -c "$f" | "${psql[@]}" --dbname="$db" ;;
             *) echo "ignoring $f" ;;

@@ -1,0 +1,1 @@
+"""Whole-stack tests: run against each stack SHIPPY_TEST_STACKS names (see conftest.py)."""

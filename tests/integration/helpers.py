@@ -1,0 +1,121 @@
+"""What the integration tests do again and again, written once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from micro import Client, Options
+from shippy.user.v1 import user_pb2
+
+from .backends import Stack
+
+BIN = Path(sys.executable).parent
+"""Where `make install` puts the CLIs: beside this Python."""
+CLI_TIMEOUT = 30.0
+BCRYPT_PREFIX = "$2b$"
+"""How every bcrypt hash starts: must never leave user-service."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as the person who signed up knows it, password included."""
+
+    id: str
+    name: str
+    email: str
+    company: str
+    password: str
+
+
+CreateUser = Callable[..., Awaitable[Account]]
+"""The `create_user` fixture: `await create_user(name=..., email=..., company=...)`."""
+
+
+def unique_email(who: str = "user") -> str:
+    return f"{who}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def new_password() -> str:
+    """Unique, so that finding it anywhere can only mean it leaked."""
+    return f"secret-{uuid.uuid4().hex}"
+
+
+def signup(
+    *, name: str = "Ada Lovelace", email: str | None = None, company: str = "Analytical"
+) -> user_pb2.CreateRequest:
+    """A valid CreateRequest with a unique email and password."""
+    return user_pb2.CreateRequest(
+        name=name, email=email or unique_email(), company=company, password=new_password()
+    )
+
+
+def bearer(token: str) -> Sequence[tuple[str, str]]:
+    """Call metadata that carries `token`, as consignment-service reads it."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+@asynccontextmanager
+async def connect(stack: Stack) -> AsyncIterator[Client]:
+    """A micro client that finds the stack's services through its registry."""
+    async with Client.connect(Options(registry="nats", nats_url=stack.nats_url)) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """One finished CLI command."""
+
+    command: str
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def __str__(self) -> str:
+        return (
+            f"$ {self.command}\nexit code {self.exit_code}\n"
+            f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+        )
+
+
+def run_cli(stack: Stack, program: str, *args: str, stdin: str | None = None) -> CliRun:
+    """Run `program` (user-cli, consignment-cli) against `stack`, as a user would."""
+    done = subprocess.run(
+        [str(BIN / program), *args],
+        input=stdin,
+        env=dict(stack.env),
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+    return CliRun(" ".join([program, *args]), done.returncode, done.stdout, done.stderr)
+
+
+def succeeded(run: CliRun) -> CliRun:
+    """`run`, after checking that the command worked (exit code 0)."""
+    assert run.exit_code == 0, str(run)
+    return run
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], *, timeout: float, waiting_for: str
+) -> None:
+    """Check `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {waiting_for}")
+        await asyncio.sleep(0.05)
