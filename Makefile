@@ -11,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help install run test lint typecheck unit proto bench clean
+.PHONY: help install run test lint proto bench up down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,12 @@ proto: install  ## regenerate proto/src from the .proto files
 
 bench: install  ## run the benchmarks and print their table
 	$(PY) -m bench
+
+up:  ## the whole stack in containers (docker compose; see README)
+	docker compose up -d --build --wait
+
+down:  ## stop the containers; data stays in the volumes
+	docker compose down
 
 clean:  ## remove var/ (data of `make run`) and the virtual environments
 	rm -rf var $(VENV) $(TOOLS)

@@ -29,6 +29,7 @@ WORKDIR /src
 
 # The workspace's manifests first: the layer of third-party dependencies is then
 # rebuilt only when uv.lock or a pyproject.toml changes, not with every source edit.
+# uv reads every member's manifest: a new workspace member needs a line here.
 COPY pyproject.toml uv.lock ./
 COPY proto/pyproject.toml proto/
 COPY shared/pyproject.toml shared/

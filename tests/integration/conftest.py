@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub
     from shippy.vessel.v1.vessel_pb2_grpc import VesselServiceAsyncStub
 
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",

@@ -51,11 +51,18 @@ def new_password() -> str:
 
 
 def signup(
-    *, name: str = "Ada Lovelace", email: str | None = None, company: str = "Analytical"
+    *,
+    name: str = "Ada Lovelace",
+    email: str | None = None,
+    company: str = "Analytical",
+    password: str | None = None,
 ) -> user_pb2.CreateRequest:
-    """A valid CreateRequest with a unique email and password."""
+    """A valid CreateRequest, with a unique email and password unless given."""
     return user_pb2.CreateRequest(
-        name=name, email=email or unique_email(), company=company, password=new_password()
+        name=name,
+        email=unique_email() if email is None else email,
+        company=company,
+        password=new_password() if password is None else password,
     )
 
 
@@ -111,11 +118,11 @@ def succeeded(run: CliRun) -> CliRun:
 
 
 async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, timeout: float, waiting_for: str
+    condition: Callable[[], Awaitable[bool]], *, within: float, waiting_for: str
 ) -> None:
-    """Check `condition` until it holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    """Check `condition` until it holds; fail after `within` seconds."""
+    deadline = time.monotonic() + within
     while not await condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {waiting_for}")
+            raise AssertionError(f"timed out after {within:g}s waiting for {waiting_for}")
         await asyncio.sleep(0.05)

@@ -79,12 +79,8 @@ async def test_an_email_can_sign_up_only_once_whatever_its_case(
 async def test_a_bad_sign_up_is_refused_naming_the_field(
     users: UserServiceAsyncStub, change: dict[str, str], field: str
 ) -> None:
-    request = signup()
-    for name, value in change.items():
-        setattr(request, name, value)
-
     with pytest.raises(InvalidArgument) as refused:
-        await users.Create(request)
+        await users.Create(signup(**change))
 
     assert refused.value.field == field
 

@@ -1,0 +1,79 @@
+"""More instances of a service share its calls, found through the registry, and
+losing one of them (SIGKILL: no goodbye to the registry) does not stop the users."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from shippy.user.v1 import user_pb2, user_pb2_grpc
+
+from .backends import LOGS, SCALING, Stack
+from .helpers import Account, connect, run_cli, signup, succeeded, wait_until
+
+if TYPE_CHECKING:
+    from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub
+
+pytestmark = pytest.mark.needs(SCALING, LOGS)
+
+USER_SERVICE = "user-service"
+
+
+@pytest.fixture
+def second_user_service(stack: Stack) -> Iterator[int]:
+    """The index of one more user-service instance, serving beside the first."""
+    index = stack.start_extra_instance(USER_SERVICE)
+    yield index
+    stack.kill_instance(USER_SERVICE, index)
+
+
+async def sign_up_until_both_have_served(
+    stack: Stack, users: UserServiceAsyncStub, instances: tuple[int, int]
+) -> None:
+    """Sign users up until each of `instances` has logged one of them."""
+    created: list[str] = []
+
+    async def both_have_served() -> bool:
+        created.append((await users.Create(signup())).user.id)
+        logs = stack.instance_logs(USER_SERVICE)
+        return all(any(user_id in logs[i] for user_id in created) for i in instances)
+
+    await wait_until(both_have_served, within=10.0, waiting_for=f"instances {instances} to serve")
+
+
+async def test_two_instances_of_user_service_both_serve_calls(
+    stack: Stack, second_user_service: int
+) -> None:
+    async with connect(stack) as client:
+        users = client.stub(user_pb2_grpc.UserServiceStub, "shippy.user")
+
+        await sign_up_until_both_have_served(stack, users, (0, second_user_service))
+
+
+async def test_the_clis_keep_working_when_an_instance_is_killed(
+    stack: Stack, second_user_service: int, user: Account, token: str
+) -> None:
+    async with connect(stack) as client:
+        users = client.stub(user_pb2_grpc.UserServiceStub, "shippy.user")
+        await sign_up_until_both_have_served(stack, users, (0, second_user_service))
+
+        stack.kill_instance(USER_SERVICE, second_user_service)
+
+        # This client still has the dead node in its selector: round robin
+        # picks it every other call, and the call moves to the live one.
+        for _ in range(4):
+            found = await users.Get(user_pb2.GetRequest(id=user.id))
+            assert found.user.id == user.id
+
+    for _ in range(3):
+        got = await asyncio.to_thread(run_cli, stack, "user-cli", "get", user.id)
+        assert user.email in succeeded(got).stdout
+    # consignment-service validates the token with user-service, whose dead
+    # node it also still knows of.
+    for _ in range(3):
+        listed = await asyncio.to_thread(
+            run_cli, stack, "consignment-cli", "list", "--token", token
+        )
+        assert succeeded(listed).stdout.strip() == "no consignments"
