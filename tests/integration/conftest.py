@@ -22,7 +22,7 @@ from shippy.vessel.v1 import vessel_pb2_grpc
 
 from . import backends
 from .backends import Stack
-from .helpers import Account, CreateUser, connect, signup
+from .helpers import Account, CreateUser, LogIn, connect, signup
 
 if TYPE_CHECKING:
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub
@@ -100,7 +100,17 @@ async def user(create_user: CreateUser) -> Account:
 
 
 @pytest.fixture
-async def token(users: UserServiceAsyncStub, user: Account) -> str:
-    """`user`'s token, as `user-cli login` would get it."""
-    reply = await users.Auth(user_pb2.AuthRequest(email=user.email, password=user.password))
-    return reply.token
+def log_in(users: UserServiceAsyncStub) -> LogIn:
+    """`await log_in(account)`: a token for `account`, as `user-cli login` gets one."""
+
+    async def log_in(account: Account) -> str:
+        credentials = user_pb2.AuthRequest(email=account.email, password=account.password)
+        return (await users.Auth(credentials)).token
+
+    return log_in
+
+
+@pytest.fixture
+async def token(log_in: LogIn, user: Account) -> str:
+    """`user`'s token."""
+    return await log_in(user)

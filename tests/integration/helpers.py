@@ -39,6 +39,8 @@ class Account:
 
 CreateUser = Callable[..., Awaitable[Account]]
 """The `create_user` fixture: `await create_user(name=..., email=..., company=...)`."""
+LogIn = Callable[[Account], Awaitable[str]]
+"""The `log_in` fixture: `token = await log_in(account)`."""
 
 
 def unique_email(who: str = "user") -> str:

@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING
 import pytest
 from micro.errors import InvalidArgument
 from shippy.consignment.v1 import consignment_pb2
-from shippy.user.v1 import user_pb2
 from shippy.vessel.v1 import vessel_pb2
 
-from .helpers import CreateUser, bearer
+from .helpers import CreateUser, LogIn, bearer
 
 if TYPE_CHECKING:
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub
-    from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub
     from shippy.vessel.v1.vessel_pb2_grpc import VesselServiceAsyncStub
 
 
@@ -52,24 +50,16 @@ async def test_a_consignment_goes_on_the_vessel_that_fits_it(
 
 
 async def test_a_consignment_is_listed_for_its_owner_only(
-    users: UserServiceAsyncStub, shipping: ShippingServiceAsyncStub, create_user: CreateUser
+    shipping: ShippingServiceAsyncStub, create_user: CreateUser, log_in: LogIn
 ) -> None:
-    tokens = {}
-    for who in ("alice", "bob"):
-        account = await create_user(name=who)
-        login = await users.Auth(
-            user_pb2.AuthRequest(email=account.email, password=account.password)
-        )
-        tokens[who] = login.token
+    alice = await log_in(await create_user(name="Alice"))
+    bob = await log_in(await create_user(name="Bob"))
 
-    alices = await shipping.CreateConsignment(tea_for_rotterdam(), metadata=bearer(tokens["alice"]))
+    alices = await shipping.CreateConsignment(tea_for_rotterdam(), metadata=bearer(alice))
 
-    seen_by_alice = await shipping.GetConsignments(
-        consignment_pb2.GetConsignmentsRequest(), metadata=bearer(tokens["alice"])
-    )
-    seen_by_bob = await shipping.GetConsignments(
-        consignment_pb2.GetConsignmentsRequest(), metadata=bearer(tokens["bob"])
-    )
+    everything = consignment_pb2.GetConsignmentsRequest()
+    seen_by_alice = await shipping.GetConsignments(everything, metadata=bearer(alice))
+    seen_by_bob = await shipping.GetConsignments(everything, metadata=bearer(bob))
     assert [c.id for c in seen_by_alice.consignments] == [alices.consignment.id]
     assert list(seen_by_bob.consignments) == []
 

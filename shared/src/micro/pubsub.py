@@ -23,8 +23,7 @@ import logging
 import random
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from google.protobuf.message import Message as ProtoMessage
 
@@ -41,9 +40,11 @@ MICRO_ID = "Micro-Id"
 CONTENT_TYPE = "Content-Type"
 
 
-@dataclass(frozen=True, slots=True)
-class EventInfo:
-    """What a handler may know about an event besides its content."""
+class EventInfo(NamedTuple):
+    """What a handler may know about an event besides its content.
+
+    Immutable like a frozen dataclass, and cheaper to create: one is made
+    for every event handled."""
 
     id: str
     topic: str
