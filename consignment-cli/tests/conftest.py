@@ -4,19 +4,16 @@ on a real NATS (the `nats_url` fixture), found by the CLI through the registry."
 
 from __future__ import annotations
 
-import asyncio
-import io
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 from consignment_cli.main import main
+from devstack.testing import RunCli, cli_runner
 from micro import Options, Service
 from micro.errors import FailedPrecondition, Unauthenticated
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
-
-RunCli = Callable[..., Awaitable[tuple[int, str, str]]]
 
 Context = grpc.aio.ServicerContext[object, object]
 
@@ -88,16 +85,5 @@ async def shipping(stack_env: str) -> AsyncIterator[FakeShipping]:
 
 @pytest.fixture
 def consignment_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
-    """Runs `consignment-cli ARGS...` in-process; returns (exit code, stdout, stderr).
-
-    The command runs in a thread, as it starts its own event loop, while the
-    test's loop keeps serving the fake service."""
-
-    async def run(*argv: str, stdin: str = "") -> tuple[int, str, str]:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        capsys.readouterr()
-        code = await asyncio.to_thread(main, list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    """Runs `consignment-cli ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    return cli_runner(main, capsys, monkeypatch)

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import psycopg
-import psycopg_pool
 import pytest
 from consignment_service.config import Config
 from consignment_service.main import build_service
-from consignment_service.repository import ConsignmentRepository, connection_pool, open_pool
+from consignment_service.repository import ConsignmentRepository
 from micro import Client, Options, Service
 from micro.errors import Unauthenticated
-from psycopg import sql
+from micro.postgres import Pool
 from shippy.consignment.v1 import consignment_pb2_grpc
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from vessel_service.config import Config as VesselConfig
@@ -32,16 +29,8 @@ IN_PROCESS = Options(registry="memory", broker="memory", server_address="127.0.0
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[psycopg_pool.AsyncConnectionPool]:
-    pool = connection_pool(database_url, max_size=4)
-    await open_pool(pool, connect_timeout=10)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-async def repository(pool: psycopg_pool.AsyncConnectionPool) -> ConsignmentRepository:
-    repository = ConsignmentRepository(pool)
+async def repository(database_pool: Pool) -> ConsignmentRepository:
+    repository = ConsignmentRepository(database_pool)
     await repository.create_schema()
     return repository
 
@@ -104,37 +93,3 @@ def shipping(
     consignment_service: Service, client: Client
 ) -> consignment_pb2_grpc.ShippingServiceAsyncStub:
     return client.stub(consignment_pb2_grpc.ShippingServiceStub, "shippy.consignment")
-
-
-class DatabaseOutage:
-    """Takes the test database down and brings it back: while it is down, the
-    connections to it are cut and new ones are refused, as in a restart."""
-
-    def __init__(self, postgres_url: str, database_url: str) -> None:
-        self._postgres_url = postgres_url
-        self._name = str(psycopg.conninfo.conninfo_to_dict(database_url)["dbname"])
-
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[None]:
-        database = sql.Identifier(self._name)
-        async with await psycopg.AsyncConnection.connect(
-            self._postgres_url, autocommit=True
-        ) as admin:
-            await admin.execute(
-                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(database)
-            )
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (self._name,),
-            )
-            try:
-                yield
-            finally:
-                await admin.execute(
-                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database)
-                )
-
-
-@pytest.fixture
-def database_outage(postgres_url: str, database_url: str) -> DatabaseOutage:
-    return DatabaseOutage(postgres_url, database_url)

@@ -8,10 +8,9 @@ from consignment_service.repository import (
     ConsignmentExists,
     ConsignmentRepository,
     Container,
-    DatabaseUnavailable,
-    connection_pool,
 )
 from devstack.ports import free_port
+from micro.postgres import DatabaseUnavailable, connection_pool
 
 VESSEL_ID = "5f1c9a5e-0b6b-4f4e-9d0c-6c1f0a2b3c02"
 

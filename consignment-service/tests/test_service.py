@@ -18,9 +18,10 @@ from shippy.consignment.v1 import consignment_pb2
 from vessel_service.fleet import SEED_FLEET
 
 if TYPE_CHECKING:
+    from devstack.postgres import DatabaseOutage
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub
 
-    from conftest import DatabaseOutage, FakeUserService
+    from conftest import FakeUserService
 
 LITTLE_TOOT, BOATY, EVER_GIVEN = SEED_FLEET
 LIST = consignment_pb2.GetConsignmentsRequest()

@@ -5,13 +5,13 @@ the sent-mail log on that database; and new users' events."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import psycopg_pool
 import pytest
 from devstack.smtp import SmtpServer
 from email_service.config import Config
-from email_service.repository import SentEmails, connection_pool, open_pool
+from email_service.repository import SentEmails
+from micro.postgres import Pool
 from shippy.user.v1 import events_pb2
 
 NewUserEvent = Callable[..., events_pb2.UserCreated]
@@ -39,16 +39,8 @@ def user_created() -> NewUserEvent:
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[psycopg_pool.AsyncConnectionPool]:
-    pool = connection_pool(database_url)
-    await open_pool(pool, connect_timeout=10)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-async def sent_emails(pool: psycopg_pool.AsyncConnectionPool) -> SentEmails:
-    sent_emails = SentEmails(pool)
+async def sent_emails(database_pool: Pool) -> SentEmails:
+    sent_emails = SentEmails(database_pool)
     await sent_emails.create_schema()
     return sent_emails
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-import psycopg_pool
 import pytest
 from email_service.repository import SentEmails
+from micro.postgres import Pool
 
 
-async def wait_for_a_lock_wait(pool: psycopg_pool.AsyncConnectionPool, within: float = 5) -> None:
+async def wait_for_a_lock_wait(pool: Pool, within: float = 5) -> None:
     """Return once some session of this database waits on a lock."""
     deadline = time.monotonic() + within
     async with pool.connection() as conn:
@@ -54,7 +54,7 @@ async def test_a_claim_whose_block_raises_is_released(sent_emails: SentEmails) -
 
 
 async def test_a_second_claim_waits_for_the_first_to_end(
-    sent_emails: SentEmails, pool: psycopg_pool.AsyncConnectionPool
+    sent_emails: SentEmails, database_pool: Pool
 ) -> None:
     first_holds = asyncio.Event()
     first_may_end = asyncio.Event()
@@ -72,7 +72,7 @@ async def test_a_second_claim_waits_for_the_first_to_end(
 
     first_task = asyncio.create_task(first())
     second_task = asyncio.create_task(second())
-    await wait_for_a_lock_wait(pool)
+    await wait_for_a_lock_wait(database_pool)
     assert not second_task.done()
 
     first_may_end.set()

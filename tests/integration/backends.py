@@ -6,24 +6,33 @@ in, and a few ways to look at or change the running system. Each backend
 adapts one way of running Shippy to it:
 
     local    the processes `make run` starts (devstack's `local_stack` fixture)
+    compose  the containers of docker-compose.yml, started by pytest-docker
+             (conftest's `compose_stack` fixture); skipped, saying why, when
+             no Docker engine answers
 
 A backend that cannot do something leaves its name out of `capabilities`;
 tests that need it say so with `@pytest.mark.needs(...)` and are skipped
-there. To add one (docker compose through pytest-docker, say), write a
-factory that takes the fixture request and returns a `Stack`, and add it to
-`BACKENDS`.
+there. To add one, write a factory that takes the fixture request and
+returns a `Stack`, and add it to `BACKENDS`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from email.utils import getaddresses
-from typing import Protocol
+from typing import Protocol, cast
 
 import pytest
 from devstack.stack import LocalStack
+
+from .compose import SERVICES, ComposeProject
 
 MAIL = "mail"
 """`wait_for_mail`: the stack's SMTP server can be read."""
@@ -77,6 +86,12 @@ def addressed_to(message: EmailMessage, address: str) -> bool:
     return any(email.lower() == address.lower() for _, email in recipients)
 
 
+def cli_env(nats_url: str) -> Mapping[str, str]:
+    """This process's environment, with the CLIs pointed at the NATS on `nats_url`."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("MICRO_")}
+    return {**inherited, "NATS_URL": nats_url, "MICRO_REGISTRY": "nats"}
+
+
 class LocalBackend:
     """The processes of `make run`, in a throwaway var directory."""
 
@@ -92,8 +107,7 @@ class LocalBackend:
 
     @property
     def env(self) -> Mapping[str, str]:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("MICRO_")}
-        return {**inherited, "NATS_URL": self.nats_url, "MICRO_REGISTRY": "nats"}
+        return cli_env(self.nats_url)
 
     @property
     def jwt_secret(self) -> str:
@@ -121,13 +135,83 @@ def local(request: pytest.FixtureRequest) -> Stack:
     return LocalBackend(request.getfixturevalue("local_stack"))
 
 
-BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Stack]] = {"local": local}
+MAILDEV_POLL = 0.1
+"""Seconds between two looks into MailDev's inbox."""
+
+
+class ComposeBackend:
+    """The containers of docker-compose.yml: one instance of each service, the
+    welcome mail in MailDev, the logs from `docker compose logs`."""
+
+    name = "compose"
+    capabilities = frozenset({MAIL, LOGS, JWT_SECRET})
+    """No SCALING: the services share nats's network namespace on fixed ports,
+    so a second instance of one has no port of its own."""
+
+    def __init__(self, project: ComposeProject) -> None:
+        self.project = project
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.project.port('nats')}"
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return cli_env(self.nats_url)
+
+    @property
+    def jwt_secret(self) -> str:
+        return self.project.variables["JWT_SECRET"]
+
+    def wait_for_mail(self, to: str, timeout: float = 10.0) -> EmailMessage:
+        deadline = time.monotonic() + timeout
+        while (message := self._mail_to(to)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no mail to {to} reached MailDev within {timeout:g}s")
+            time.sleep(MAILDEV_POLL)
+        return message
+
+    def _mail_to(self, to: str) -> EmailMessage | None:
+        """The first message in MailDev's inbox for `to`, through its REST API."""
+        inbox = f"http://127.0.0.1:{self.project.port('maildev')}/email"
+        with urllib.request.urlopen(inbox, timeout=5) as response:
+            summaries = json.load(response)
+        for summary in summaries:
+            if any(r["address"].lower() == to.lower() for r in summary["to"]):
+                with urllib.request.urlopen(f"{inbox}/{summary['id']}/source", timeout=5) as raw:
+                    return cast(EmailMessage, BytesParser(policy=default_policy).parse(raw))
+        return None
+
+    def service_logs(self) -> str:
+        return self.project.run("logs", "--no-color", *SERVICES)
+
+    def instance_logs(self, service: str) -> list[str]:
+        return [self.project.run("logs", "--no-color", "--no-log-prefix", service)]
+
+    def start_extra_instance(self, service: str) -> int:
+        raise Unsupported("the compose stack runs one instance of each service")
+
+    def kill_instance(self, service: str, index: int) -> None:
+        raise Unsupported("the compose stack runs one instance of each service")
+
+
+def compose(request: pytest.FixtureRequest) -> Stack:
+    return request.getfixturevalue("compose_stack")
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Stack]] = {
+    "local": local,
+    "compose": compose,
+}
 """Backend name → factory. SHIPPY_TEST_STACKS picks which ones a run uses."""
+DEFAULT_STACKS = "local,compose"
 
 
 def selected(environ: Mapping[str, str] = os.environ) -> list[str]:
-    """The backends named in SHIPPY_TEST_STACKS (comma-separated; default: local)."""
-    names = [n.strip() for n in environ.get("SHIPPY_TEST_STACKS", "local").split(",") if n.strip()]
+    """The backends named in SHIPPY_TEST_STACKS (comma-separated; default: both,
+    the compose one skipping when no Docker engine answers)."""
+    chosen = environ.get("SHIPPY_TEST_STACKS", DEFAULT_STACKS)
+    names = [n.strip() for n in chosen.split(",") if n.strip()]
     unknown = [n for n in names if n not in BACKENDS]
     if unknown:
         raise pytest.UsageError(

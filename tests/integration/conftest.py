@@ -1,9 +1,11 @@
 """The whole stack, as a user sees it, for every test in this folder.
 
 Tests ask for `stack` (see backends.Stack) and for clients of its services;
-they never reach into how the stack runs. Which stacks: SHIPPY_TEST_STACKS
-(default `local`, the processes `make run` starts). A test that needs a
-capability some stack lacks says so and is skipped there:
+they never reach into how the stack runs. Which stacks: SHIPPY_TEST_STACKS,
+by default `local,compose`: every test runs against the processes `make run`
+starts, then against the containers of docker-compose.yml (pytest-docker's
+`docker_services`; skipped, saying why, where no Docker engine answers).
+A test that needs a capability some stack lacks says so and is skipped there:
 
     @pytest.mark.needs(backends.SCALING)
     async def test_two_instances_share_the_calls(stack: Stack, users: ...) -> None: ...
@@ -11,7 +13,13 @@ capability some stack lacks says so and is skipped there:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+import os
+import secrets
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -21,7 +29,8 @@ from shippy.user.v1 import user_pb2, user_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2_grpc
 
 from . import backends
-from .backends import Stack
+from .backends import ComposeBackend, Stack
+from .compose import ComposeProject, docker_unavailable
 from .helpers import Account, CreateUser, LogIn, connect, signup
 
 if TYPE_CHECKING:
@@ -30,17 +39,125 @@ if TYPE_CHECKING:
     from shippy.vessel.v1.vessel_pb2_grpc import VesselServiceAsyncStub
 
 
+COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+COMPOSE_START_TIMEOUT = 600
+"""Seconds for the test that builds the images and starts the compose stack
+(cold, a few minutes on a busy machine), instead of the usual 120."""
+_compose_started = pytest.StashKey[bool]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"needs(capability): skip on stacks that lack it (one of {', '.join(backends.CAPABILITIES)})",
     )
+    config.addinivalue_line(
+        "markers", "stops_the_stack: stops the shared compose stack, so runs after every other test"
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("stops_the_stack") is not None)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """The test that starts the compose stack gets the time that takes (pytest-timeout's
+    bound covers fixture setup)."""
+    if _uses_compose(item) and not item.config.stash.get(_compose_started, False):
+        item.add_marker(pytest.mark.timeout(COMPOSE_START_TIMEOUT))
+    return (yield)
+
+
+def _uses_compose(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("stack") == "compose"
 
 
 @pytest.fixture(scope="session", params=backends.selected())
 def stack(request: pytest.FixtureRequest) -> Stack:
     """The running stack; started once per session by its backend."""
     return backends.BACKENDS[request.param](request)
+
+
+@pytest.fixture(scope="session")
+def compose_stack(request: pytest.FixtureRequest) -> ComposeBackend:
+    """docker-compose.yml's stack, built and started once by pytest-docker's
+    `docker_services` (set up by the docker_* fixtures below) and removed with
+    its volumes at the end of the session; skipped when no Docker engine answers."""
+    request.config.stash[_compose_started] = True
+    unavailable = docker_unavailable()
+    if unavailable:
+        pytest.skip(unavailable)
+    project: ComposeProject = request.getfixturevalue("compose_project")
+    started = time.monotonic()
+    try:
+        request.getfixturevalue("docker_services")
+    except Exception:
+        project.run("down", "--volumes", check=False)  # what did start
+        raise
+    took = time.monotonic() - started
+    show(
+        request.config,
+        f"compose: images built and stack healthy in {took:.0f}s "
+        f"(docker compose -p {project.name} up --build -d --wait)",
+        project.run("images"),
+        project.run("ps"),
+    )
+    return ComposeBackend(project)
+
+
+def show(config: pytest.Config, *lines: str) -> None:
+    """Print on the terminal, past pytest's capturing, so that CI's log has it."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print("", *(line.rstrip("\n") for line in lines), sep="\n", file=sys.stderr, flush=True)
+
+
+# pytest-docker's fixtures, set for docker-compose.yml.
+
+
+@pytest.fixture(scope="session")
+def docker_compose_file() -> str:
+    return str(COMPOSE_FILE)
+
+
+@pytest.fixture(scope="session")
+def docker_compose_project_name() -> str:
+    """Not `shippy`, the project of `make up`: a user's stack is left alone."""
+    return f"shippy-test-{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def compose_project(
+    docker_compose_file: str, docker_compose_project_name: str
+) -> Iterator[ComposeProject]:
+    """Free host ports and a known JWT_SECRET (for the `jwt_secret` capability);
+    BCRYPT_ROUNDS=4 keeps password hashing fast, as in the local stack."""
+    project = ComposeProject.on_free_ports(
+        Path(docker_compose_file),
+        docker_compose_project_name,
+        JWT_SECRET=secrets.token_hex(32),
+        BCRYPT_ROUNDS="4",
+    )
+    yield project
+    project.remove_images()  # after docker_services' `down`: this fixture is set up first
+
+
+@pytest.fixture(scope="session")
+def docker_compose_command(compose_project: ComposeProject) -> str:
+    return compose_project.shell_command
+
+
+@pytest.fixture(scope="session")
+def docker_setup() -> list[str]:
+    return ["up --build -d --wait --wait-timeout 300"]
+
+
+@pytest.fixture(scope="session")
+def docker_cleanup() -> list[str]:
+    return ["down --volumes"]
 
 
 @pytest.fixture(autouse=True)

@@ -4,20 +4,17 @@ on a real NATS (the `nats_url` fixture), found by the CLI through the registry."
 
 from __future__ import annotations
 
-import asyncio
-import io
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from devstack.testing import RunCli, cli_runner
 from google.protobuf.timestamp_pb2 import Timestamp
 from micro import Options, Service
 from micro.errors import InvalidArgument, NotFound, Unauthenticated
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from user_cli.main import main
-
-RunCli = Callable[..., Awaitable[tuple[int, str, str]]]
 
 Context = grpc.aio.ServicerContext[object, object]
 
@@ -103,16 +100,5 @@ async def users(stack_env: str) -> AsyncIterator[FakeUsers]:
 
 @pytest.fixture
 def user_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
-    """Runs `user-cli ARGS...` in-process; returns (exit code, stdout, stderr).
-
-    The command runs in a thread, as it starts its own event loop, while the
-    test's loop keeps serving the fake service."""
-
-    async def run(*argv: str, stdin: io.StringIO | str = "") -> tuple[int, str, str]:
-        monkeypatch.setattr("sys.stdin", io.StringIO(stdin) if isinstance(stdin, str) else stdin)
-        capsys.readouterr()
-        code = await asyncio.to_thread(main, list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    """Runs `user-cli ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    return cli_runner(main, capsys, monkeypatch)

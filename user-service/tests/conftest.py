@@ -8,14 +8,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-import psycopg_pool
 import pytest
 from micro import Client, Options, Service
 from micro.broker import Message
+from micro.postgres import Pool
 from shippy.user.v1 import user_pb2_grpc
 from user_service.config import Config
 from user_service.main import build_service
-from user_service.repository import UserRepository, connection_pool, open_pool
+from user_service.repository import UserRepository
 
 if TYPE_CHECKING:  # the generated stubs type an aio stub as UserServiceAsyncStub
     from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub as Users
@@ -24,16 +24,8 @@ OPTIONS = Options(registry="memory", broker="memory", server_address="127.0.0.1:
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[psycopg_pool.AsyncConnectionPool]:
-    pool = connection_pool(database_url, max_size=4)
-    await open_pool(pool, connect_timeout=10)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
-async def repository(pool: psycopg_pool.AsyncConnectionPool) -> UserRepository:
-    repository = UserRepository(pool)
+async def repository(database_pool: Pool) -> UserRepository:
+    repository = UserRepository(database_pool)
     await repository.create_schema()
     return repository
 

@@ -1,21 +1,7 @@
 """`vessel-service` refuses a bad configuration in one line, before it starts."""
 
-import os
-import subprocess
-import sys
-
 import pytest
-
-
-def run_vessel_service(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MICRO_", "DATABASE_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "vessel_service.main"],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+from devstack.testing import run_module
 
 
 @pytest.mark.parametrize(
@@ -32,6 +18,6 @@ def run_vessel_service(**env: str) -> subprocess.CompletedProcess[str]:
 def test_a_bad_configuration_exits_with_status_2_and_says_why(
     env: dict[str, str], message: str
 ) -> None:
-    result = run_vessel_service(**env)
+    result = run_module("vessel_service.main", **env)
 
     assert (result.returncode, result.stderr) == (2, message)

@@ -6,14 +6,12 @@ import uuid
 import psycopg
 import pytest
 from devstack.ports import free_port
+from micro.postgres import DatabaseUnavailable, connection_pool, open_pool
 from vessel_service.fleet import SEED_FLEET
 from vessel_service.repository import (
-    DatabaseUnavailable,
     Vessel,
     VesselExists,
     VesselRepository,
-    connection_pool,
-    open_pool,
 )
 
 LITTLE_TOOT, BOATY, EVER_GIVEN = SEED_FLEET

@@ -15,7 +15,7 @@ from vessel_service.fleet import SEED_FLEET
 from vessel_service.main import build_service
 
 if TYPE_CHECKING:
-    from conftest import DatabaseOutage
+    from devstack.postgres import DatabaseOutage
 
 IN_PROCESS = Options(registry="memory", broker="memory", server_address="127.0.0.1:0")
 LITTLE_TOOT, BOATY, EVER_GIVEN = SEED_FLEET

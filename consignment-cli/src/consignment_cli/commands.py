@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from micro import Options
+from micro.cli import connect
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
-
-from consignment_cli.connection import connect
 
 SERVICE = "shippy.consignment"
 

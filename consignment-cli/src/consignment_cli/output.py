@@ -1,20 +1,11 @@
-"""How replies look: short text for people, or protobuf JSON (`--json`) for scripts."""
+"""How replies look: short text for people, or protobuf JSON (`--json`, `micro.cli.as_json`)
+for scripts."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
-from google.protobuf import json_format
-from google.protobuf.message import Message
 from shippy.consignment.v1 import consignment_pb2
-
-
-def as_json(reply: Message) -> str:
-    """The reply in protobuf's JSON mapping (camelCase names), every field shown."""
-    return json.dumps(
-        json_format.MessageToDict(reply, always_print_fields_with_no_presence=True), indent=2
-    )
 
 
 def created(reply: consignment_pb2.CreateConsignmentResponse) -> str:

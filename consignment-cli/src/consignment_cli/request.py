@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from google.protobuf import json_format
+from micro.cli import USAGE_ERROR, CliError
 from shippy.consignment.v1 import consignment_pb2
-
-from consignment_cli.errors import USAGE_ERROR, CliError
 
 STDIN = "-"
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc.aio
@@ -23,7 +21,6 @@ from consignment_service.repository import (
     Consignment,
     ConsignmentExists,
     ConsignmentRepository,
-    DatabaseUnavailable,
 )
 
 if TYPE_CHECKING:
@@ -50,15 +47,14 @@ class ShippingHandler(consignment_pb2_grpc.ShippingServiceServicer):
         user_id = current_user_id()
         vessel_id = await self._find_vessel(capacity=len(new.containers), max_weight=new.weight)
         try:
-            with _database():
-                consignment = await self._repository.create(
-                    id=uuid.uuid4(),
-                    user_id=user_id,
-                    description=new.description,
-                    weight=new.weight,
-                    containers=new.containers,
-                    vessel_id=vessel_id,
-                )
+            consignment = await self._repository.create(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                description=new.description,
+                weight=new.weight,
+                containers=new.containers,
+                vessel_id=vessel_id,
+            )
         except ConsignmentExists as error:  # a uuid4 collision: never in practice
             raise Internal(f"consignment id {error} is taken") from None
         logger.info(
@@ -75,8 +71,7 @@ class ShippingHandler(consignment_pb2_grpc.ShippingServiceServicer):
         self, request: consignment_pb2.GetConsignmentsRequest, context: Context
     ) -> consignment_pb2.GetConsignmentsResponse:
         """The caller's own consignments, newest first."""
-        with _database():
-            consignments = await self._repository.list_for_user(current_user_id())
+        consignments = await self._repository.list_for_user(current_user_id())
         return consignment_pb2.GetConsignmentsResponse(
             consignments=[to_message(c) for c in consignments]
         )
@@ -112,12 +107,3 @@ def to_message(consignment: Consignment) -> consignment_pb2.Consignment:
         user_id=consignment.user_id,
         created_at=created_at,
     )
-
-
-@contextmanager
-def _database() -> Iterator[None]:
-    try:
-        yield
-    except DatabaseUnavailable as error:
-        logger.warning("database unavailable: %s", error)
-        raise Unavailable("database unavailable") from None

@@ -7,14 +7,13 @@ always written and read together, and never queried on their own.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
-import psycopg_pool
+from micro.postgres import Pool, connection, create_schema
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -33,7 +32,6 @@ CREATE TABLE IF NOT EXISTS consignments (
 CREATE INDEX IF NOT EXISTS consignments_user_created_idx
     ON consignments (user_id, created_at DESC, id DESC);
 """
-SCHEMA_LOCK = 0x434F_4E53_4947  # any constant: serialises schema creation across replicas
 
 CONSIGNMENT_COLUMNS = "id, user_id, description, weight, containers, vessel_id, created_at"
 
@@ -62,50 +60,13 @@ class ConsignmentExists(Exception):
     """A consignment with this id is already stored."""
 
 
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached, or no connection was free in time."""
-
-
-def connection_pool(
-    database_url: str, *, max_size: int = 10, timeout: float = 3.0
-) -> psycopg_pool.AsyncConnectionPool:
-    """A pool, not yet open, that survives the database going away.
-
-    Each connection is checked before it is lent, so one that broke while idle
-    (a restart, a failover) is replaced instead of failing a request. A request
-    waits at most `timeout` seconds for a connection: less than the callers'
-    default 5 s deadline, so they see UNAVAILABLE rather than DEADLINE_EXCEEDED.
-    """
-    return psycopg_pool.AsyncConnectionPool(
-        database_url,
-        open=False,
-        min_size=1,
-        max_size=max_size,
-        timeout=timeout,
-        reconnect_timeout=10.0,
-        check=psycopg_pool.AsyncConnectionPool.check_connection,
-        name="consignments",
-    )
-
-
-async def open_pool(pool: psycopg_pool.AsyncConnectionPool, *, connect_timeout: float) -> None:
-    """Open the pool and wait for its first connection, or raise `DatabaseUnavailable`."""
-    try:
-        await pool.open(wait=True, timeout=connect_timeout)
-    except psycopg_pool.PoolTimeout:
-        await pool.close()
-        raise DatabaseUnavailable(f"no connection within {connect_timeout:g}s") from None
-
-
 class ConsignmentRepository:
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
     async def create_schema(self) -> None:
         """Create the table and its index if they do not exist yet."""
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            await conn.execute(SCHEMA)
+        await create_schema(self._pool, SCHEMA)
 
     async def create(
         self,
@@ -120,7 +81,7 @@ class ConsignmentRepository:
         """Store a consignment, committed when this returns; the database
         stamps `created_at`. Raises `ConsignmentExists`."""
         try:
-            async with self._connection() as conn:
+            async with connection(self._pool) as conn:
                 cursor = conn.cursor(row_factory=dict_row)
                 await cursor.execute(
                     "INSERT INTO consignments"
@@ -137,7 +98,7 @@ class ConsignmentRepository:
 
     async def list_for_user(self, user_id: str) -> list[Consignment]:
         """The consignments `user_id` created, newest first."""
-        async with self._connection() as conn:
+        async with connection(self._pool) as conn:
             cursor = conn.cursor(row_factory=dict_row)
             await cursor.execute(
                 f"SELECT {CONSIGNMENT_COLUMNS} FROM consignments WHERE user_id = %s"
@@ -145,19 +106,6 @@ class ConsignmentRepository:
                 (user_id,),
             )
             return [_consignment(row) for row in await cursor.fetchall()]
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        """A pooled connection; connection failures become `DatabaseUnavailable`.
-
-        The pool drops a connection that broke, so the next call gets a fresh one
-        once the database is back.
-        """
-        try:
-            async with self._pool.connection() as conn:
-                yield conn
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
-            raise DatabaseUnavailable(str(error).strip()) from error
 
 
 def _containers_json(containers: Sequence[Container]) -> Jsonb:

@@ -12,12 +12,13 @@ None of them touch servers already running on the machine.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from micro.postgres import Pool, connection_pool, open_pool
 
 from devstack.nats import NatsServer
-from devstack.postgres import PostgresServer, create_database, drop_database
+from devstack.postgres import DatabaseOutage, PostgresServer, create_database, drop_database
 from devstack.smtp import SmtpServer
 from devstack.stack import LocalStack
 from devstack.unprivileged import scratch_dir
@@ -59,6 +60,21 @@ def database_url(postgres_url: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(postgres_url, name)
+
+
+@pytest.fixture
+async def database_pool(database_url: str) -> AsyncIterator[Pool]:
+    """An open `micro.postgres` pool on `database_url`, closed after the test."""
+    pool = connection_pool(database_url, max_size=4)
+    await open_pool(pool, connect_timeout=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def database_outage(postgres_url: str, database_url: str) -> DatabaseOutage:
+    """`async with database_outage():` the test's database is down inside the block."""
+    return DatabaseOutage(postgres_url, database_url)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,3 +300,37 @@ def drop_database(server_url: str, name: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+class DatabaseOutage:
+    """Takes one database down and brings it back: while it is down, the
+    connections to it are cut and new ones are refused, as in a restart.
+    Other databases on the server are left alone.
+
+        async with database_outage():
+            ...  # the database is down
+    """
+
+    def __init__(self, server_url: str, database_url: str) -> None:
+        self._server_url = server_url
+        self._name = str(psycopg.conninfo.conninfo_to_dict(database_url)["dbname"])
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        database = sql.Identifier(self._name)
+        async with await psycopg.AsyncConnection.connect(
+            self._server_url, autocommit=True
+        ) as admin:
+            await admin.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(database)
+            )
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (self._name,),
+            )
+            try:
+                yield
+            finally:
+                await admin.execute(
+                    sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database)
+                )

@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
 
 from micro import Options, Service
-from micro.config import ConfigError
+from micro.postgres import connection_pool, serve_database
+from micro.runner import run_service
 
 from email_service import __version__
 from email_service.config import Config
 from email_service.handler import WelcomeHandler
 from email_service.mailer import Mailer
-from email_service.repository import (
-    DatabaseUnavailable,
-    SentEmails,
-    connection_pool,
-    open_pool,
-)
+from email_service.repository import SentEmails
 
 SERVICE_NAME = "shippy.email"
 TOPIC = "user.created"
 QUEUE = SERVICE_NAME
 """One queue group for every replica: each event is handled by one of them."""
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-CONNECT_TIMEOUT = 10.0
-"""Seconds the service waits for the database when it starts."""
 
 log = logging.getLogger("email_service")
 
 
 def build_service(config: Config, options: Options) -> Service:
-    pool = connection_pool(config.database_url)
+    pool = connection_pool(config.database_url, name="sent_emails", max_size=4, timeout=5.0)
     sent_emails = SentEmails(pool)
     mailer = Mailer(
         config.smtp_host,
@@ -45,32 +36,16 @@ def build_service(config: Config, options: Options) -> Service:
     service = Service(SERVICE_NAME, version=__version__, options=options)
     service.subscriber(TOPIC, queue=QUEUE)(handler.on_user_created)
 
-    @service.before_start
-    async def open_database() -> None:
-        await open_pool(pool, connect_timeout=CONNECT_TIMEOUT)
+    async def create_schema() -> None:
         await sent_emails.create_schema()
-        log.info("database ready; mail goes to %s:%d", config.smtp_host, config.smtp_port)
+        log.info("mail goes to %s:%d", config.smtp_host, config.smtp_port)
 
-    @service.after_stop
-    async def close_database() -> None:
-        await pool.close()
-
+    serve_database(service, pool, on_open=create_schema)
     return service
 
 
 def main() -> None:
-    try:
-        config = Config.from_env()
-        options = Options.from_env()
-    except ConfigError as error:
-        print(f"email-service: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    try:
-        asyncio.run(build_service(config, options).run())
-    except DatabaseUnavailable as error:
-        print(f"email-service: database unavailable: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+    run_service("email-service", lambda: build_service(Config.from_env(), Options.from_env()))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 
 The concepts, one module each: `service` (lifetime), `server` and `wrappers`
 (gRPC with health and reflection), `client` (call a service by name),
-`registry`, `selector`, `broker`, `pubsub`, `codec`, `errors`, `config`.
+`registry`, `selector`, `broker`, `pubsub`, `codec`, `errors`, `config`;
+for programs, `runner` (a service's main), `cli` (a command-line client) and
+`postgres` (a database pool, with the `postgres` extra).
 """
 
 from micro.client import Client

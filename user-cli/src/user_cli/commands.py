@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from micro import Options
+from micro.cli import connect
 from shippy.user.v1 import user_pb2, user_pb2_grpc
-
-from user_cli.connection import connect
 
 SERVICE = "shippy.user"
 

@@ -1,22 +1,13 @@
-"""How replies look: short text for people, or protobuf JSON (`--json`) for scripts."""
+"""How replies look: short text for people, or protobuf JSON (`--json`, `micro.cli.as_json`)
+for scripts."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC
 
-from google.protobuf import json_format
-from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from shippy.user.v1 import user_pb2
-
-
-def as_json(reply: Message) -> str:
-    """The reply in protobuf's JSON mapping (camelCase names), every field shown."""
-    return json.dumps(
-        json_format.MessageToDict(reply, always_print_fields_with_no_presence=True), indent=2
-    )
 
 
 def created(reply: user_pb2.CreateResponse) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 from typing import TextIO
 
-from user_cli.errors import USAGE_ERROR, CliError
+from micro.cli import USAGE_ERROR, CliError
 
 PASSWORD_REQUIRED = "password required: use --password or --password-stdin"
 

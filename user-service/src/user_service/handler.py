@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from micro.errors import AlreadyExists, NotFound, Unauthenticated, Unavailable
+from micro.errors import AlreadyExists, NotFound, Unauthenticated
 from micro.pubsub import Publisher
 from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
 
 from user_service import validation
 from user_service.passwords import PasswordHasher
-from user_service.repository import DatabaseUnavailable, EmailTaken, User, UserRepository
+from user_service.repository import EmailTaken, User, UserRepository
 from user_service.tokens import Tokens
 
 log = logging.getLogger(__name__)
@@ -51,10 +49,9 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
         password = validation.password(request.password)
         password_hash = await self._passwords.hash(password)
         try:
-            async with _database():
-                user = await self._repository.create(
-                    name=name, company=company, email=email, password_hash=password_hash
-                )
+            user = await self._repository.create(
+                name=name, company=company, email=email, password_hash=password_hash
+            )
         except EmailTaken:
             raise AlreadyExists("a user with this email already exists") from None
         log.info("user created id=%s", user.id)
@@ -65,8 +62,7 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
         self, request: user_pb2.GetRequest, context: grpc.aio.ServicerContext
     ) -> user_pb2.GetResponse:
         user_id = validation.user_id(request.id)
-        async with _database():
-            user = await self._repository.get(user_id)
+        user = await self._repository.get(user_id)
         if user is None:
             raise NotFound(f"no user with id {user_id}")
         return user_pb2.GetResponse(user=_to_message(user))
@@ -74,16 +70,14 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
     async def GetAll(
         self, request: user_pb2.GetAllRequest, context: grpc.aio.ServicerContext
     ) -> user_pb2.GetAllResponse:
-        async with _database():
-            users = await self._repository.get_all()
+        users = await self._repository.get_all()
         return user_pb2.GetAllResponse(users=[_to_message(user) for user in users])
 
     async def Auth(
         self, request: user_pb2.AuthRequest, context: grpc.aio.ServicerContext
     ) -> user_pb2.AuthResponse:
         email = validation.normalised_email(request.email)
-        async with _database():
-            credentials = await self._repository.get_credentials(email) if email else None
+        credentials = await self._repository.get_credentials(email) if email else None
         if credentials is None:
             await self._passwords.verify_nothing(request.password)
             log.info("authentication failed: unknown email")
@@ -118,15 +112,6 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
             # The user is stored and the caller should hear so; a lost event
             # means a missing welcome email, which the log records.
             log.exception("user.created not published for id=%s", user.id)
-
-
-@asynccontextmanager
-async def _database() -> AsyncIterator[None]:
-    try:
-        yield
-    except DatabaseUnavailable as error:
-        log.warning("database unavailable: %s", error)
-        raise Unavailable("database unavailable") from None
 
 
 def _to_message(user: User) -> user_pb2.User:

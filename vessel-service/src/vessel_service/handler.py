@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TypeAlias
 
 import grpc.aio
-from micro.errors import AlreadyExists, FailedPrecondition, Unavailable
+from micro.errors import AlreadyExists, FailedPrecondition
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
 
 from vessel_service import validation
-from vessel_service.repository import DatabaseUnavailable, Vessel, VesselExists, VesselRepository
+from vessel_service.repository import Vessel, VesselExists, VesselRepository
 
 logger = logging.getLogger("vessel_service.handler")
 
@@ -28,10 +26,9 @@ class VesselHandler(vessel_pb2_grpc.VesselServiceServicer):
     ) -> vessel_pb2.FindAvailableResponse:
         """The smallest available vessel that fits; FAILED_PRECONDITION when none does."""
         spec = validation.specification(request)
-        with _database():
-            vessel = await self._repository.find_available(
-                capacity=spec.capacity, max_weight=spec.max_weight
-            )
+        vessel = await self._repository.find_available(
+            capacity=spec.capacity, max_weight=spec.max_weight
+        )
         if vessel is None:
             raise FailedPrecondition(
                 f"no available vessel fits capacity {spec.capacity} and weight {spec.max_weight} kg"
@@ -48,8 +45,7 @@ class VesselHandler(vessel_pb2_grpc.VesselServiceServicer):
         """
         vessel = validation.new_vessel(request)
         try:
-            with _database():
-                await self._repository.create(vessel)
+            await self._repository.create(vessel)
         except VesselExists:
             raise AlreadyExists(f'vessel "{vessel.id}" already exists') from None
         logger.info(
@@ -71,12 +67,3 @@ def to_message(vessel: Vessel) -> vessel_pb2.Vessel:
         available=vessel.available,
         owner_id=vessel.owner_id,
     )
-
-
-@contextmanager
-def _database() -> Iterator[None]:
-    try:
-        yield
-    except DatabaseUnavailable as error:
-        logger.warning("database unavailable: %s", error)
-        raise Unavailable("database unavailable") from None

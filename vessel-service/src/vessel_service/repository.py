@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
-import psycopg_pool
+from micro.postgres import Pool, connection, create_schema
 from psycopg.rows import class_row
 
 SCHEMA = """
@@ -24,7 +23,6 @@ CREATE TABLE IF NOT EXISTS vessels (
 CREATE INDEX IF NOT EXISTS vessels_smallest_fit_idx
     ON vessels (capacity, max_weight, id) WHERE available;
 """
-SCHEMA_LOCK = 0x5645_5353_454C  # any constant: serialises schema creation across replicas
 
 VESSEL_COLUMNS = "id, name, capacity, max_weight, available, owner_id"
 INSERT = (
@@ -49,50 +47,13 @@ class VesselExists(Exception):
     """A vessel with this id is already stored."""
 
 
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached, or no connection was free in time."""
-
-
-def connection_pool(
-    database_url: str, *, max_size: int = 10, timeout: float = 3.0
-) -> psycopg_pool.AsyncConnectionPool:
-    """A pool, not yet open, that survives the database going away.
-
-    Each connection is checked before it is lent, so one that broke while idle
-    (a restart, a failover) is replaced instead of failing a request. A request
-    waits at most `timeout` seconds for a connection: less than the callers'
-    default 5 s deadline, so they see UNAVAILABLE rather than DEADLINE_EXCEEDED.
-    """
-    return psycopg_pool.AsyncConnectionPool(
-        database_url,
-        open=False,
-        min_size=1,
-        max_size=max_size,
-        timeout=timeout,
-        reconnect_timeout=10.0,
-        check=psycopg_pool.AsyncConnectionPool.check_connection,
-        name="vessels",
-    )
-
-
-async def open_pool(pool: psycopg_pool.AsyncConnectionPool, *, connect_timeout: float) -> None:
-    """Open the pool and wait for its first connection, or raise `DatabaseUnavailable`."""
-    try:
-        await pool.open(wait=True, timeout=connect_timeout)
-    except psycopg_pool.PoolTimeout:
-        await pool.close()
-        raise DatabaseUnavailable(f"no connection within {connect_timeout:g}s") from None
-
-
 class VesselRepository:
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
     async def create_schema(self) -> None:
         """Create the table and its index if they do not exist yet."""
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            await conn.execute(SCHEMA)
+        await create_schema(self._pool, SCHEMA)
 
     async def seed(self, fleet: Iterable[Vessel]) -> int:
         """Store the vessels of `fleet` whose ids are not stored yet; how many were.
@@ -100,7 +61,7 @@ class VesselRepository:
         Running it again changes nothing, and leaves alone a seeded vessel that
         was changed since.
         """
-        async with self._connection() as conn, conn.transaction():
+        async with connection(self._pool) as conn, conn.transaction():
             cursor = conn.cursor()
             inserted = 0
             for vessel in fleet:
@@ -111,7 +72,7 @@ class VesselRepository:
     async def create(self, vessel: Vessel) -> Vessel:
         """Store `vessel`, committed when this returns. Raises `VesselExists`."""
         try:
-            async with self._connection() as conn:
+            async with connection(self._pool) as conn:
                 await conn.execute(INSERT, _params(vessel))
         except psycopg.errors.UniqueViolation:
             raise VesselExists(str(vessel.id)) from None
@@ -125,7 +86,7 @@ class VesselRepository:
         the same load gets the same vessel every time, and big vessels stay
         free for big loads.
         """
-        async with self._connection() as conn:
+        async with connection(self._pool) as conn:
             cursor = conn.cursor(row_factory=class_row(Vessel))
             await cursor.execute(
                 f"SELECT {VESSEL_COLUMNS} FROM vessels"
@@ -136,25 +97,12 @@ class VesselRepository:
             return await cursor.fetchone()
 
     async def get(self, vessel_id: uuid.UUID) -> Vessel | None:
-        async with self._connection() as conn:
+        async with connection(self._pool) as conn:
             cursor = conn.cursor(row_factory=class_row(Vessel))
             await cursor.execute(
                 f"SELECT {VESSEL_COLUMNS} FROM vessels WHERE id = %s", (vessel_id,)
             )
             return await cursor.fetchone()
-
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        """A pooled connection; connection failures become `DatabaseUnavailable`.
-
-        The pool drops a connection that broke, so the next call gets a fresh one
-        once the database is back.
-        """
-        try:
-            async with self._pool.connection() as conn:
-                yield conn
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
-            raise DatabaseUnavailable(str(error).strip()) from error
 
 
 def _params(vessel: Vessel) -> dict[str, object]:

@@ -1,0 +1,155 @@
+"""docker-compose.yml, the code and docs/configuration.md agree on each service's
+environment variables.
+
+What a service reads is taken from the code itself: its configuration is read
+(`micro.config.Options.from_env`, then the service's `Config.from_env`) from
+the environment docker-compose.yml gives it, through a mapping that notes
+every variable looked up. So the compose file sets no variable the service
+never reads, gives it every variable it requires (or it would not start), and
+the tables of docs/configuration.md list exactly what it reads. The servers'
+own variables (POSTGRES_* of the postgres image) are not the code's, and not
+checked. No Docker needed: the compose file is read as YAML.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from micro.config import ConfigError, Options
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+CONFIGURATION_DOC = ROOT / "docs" / "configuration.md"
+INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+"""`${NAME}`, `${NAME:-default}`, `${NAME-default}` in a compose file."""
+VARIABLE = re.compile(r"`([A-Z][A-Z0-9_]+)`")
+"""A variable's name in the doc's tables, as `NAME`."""
+
+
+class RecordingEnv(Mapping[str, str]):
+    """An environment that remembers which variables were looked up in it."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = dict(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.read.add(name)
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def compose_services() -> dict[str, dict[str, Any]]:
+    """Shippy's services in docker-compose.yml (those built from docker/service.Dockerfile),
+    with YAML anchors and merge keys resolved."""
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    return {
+        name: spec
+        for name, spec in services.items()
+        if "SERVICE" in spec.get("build", {}).get("args", {})
+    }
+
+
+def compose_environment(service: str) -> dict[str, str]:
+    """The environment docker-compose.yml gives `service`, each `${...}` at its default."""
+    environment = compose_services()[service].get("environment", {})
+    if isinstance(environment, list):  # the other spelling: ["NAME=value", ...]
+        environment = dict(item.partition("=")[::2] for item in environment)
+    return {
+        name: INTERPOLATION.sub(lambda m: m.group(2) or "", str(value))
+        for name, value in environment.items()
+    }
+
+
+def configuration_readers(service: str) -> list[Callable[[Mapping[str, str]], object]]:
+    """What `service` reads its configuration with: the micro core's, then its own."""
+    config = importlib.import_module(f"{service.replace('-', '_')}.config")
+    return [Options.from_env, config.Config.from_env]
+
+
+def variables_read(service: str, environment: Mapping[str, str]) -> set[str]:
+    """Every variable `service`'s code looks up when it starts with `environment`."""
+    env = RecordingEnv(environment)
+    for read in configuration_readers(service):
+        read(env)
+    return env.read
+
+
+def documented_variables(service: str) -> set[str]:
+    """The variables docs/configuration.md lists for `service`: the micro core's
+    table (every service) and the rows of the per-service table that name it."""
+    documented: set[str] = set()
+    section = ""
+    for line in CONFIGURATION_DOC.read_text().splitlines():
+        if line.startswith("## "):
+            section = line.removeprefix("## ")
+        elif line.startswith("|"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            if section.startswith("Every service"):
+                documented |= set(VARIABLE.findall(cells[0]))
+            elif section == "Per service" and cells[0] in (service, "all four"):
+                documented |= set(VARIABLE.findall(cells[1]))
+    return documented
+
+
+SERVICES = sorted(compose_services())
+
+
+def test_the_compose_file_runs_the_four_services() -> None:
+    assert SERVICES == ["consignment-service", "email-service", "user-service", "vessel-service"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_gives_each_service_every_variable_it_requires(service: str) -> None:
+    environment = compose_environment(service)
+
+    for read in configuration_readers(service):
+        try:
+            read(environment)
+        except ConfigError as error:
+            pytest.fail(f"{service} would not start under docker compose: {error}")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_compose_sets_no_variable_the_service_never_reads(service: str) -> None:
+    environment = compose_environment(service)
+
+    never_read = set(environment) - variables_read(service, environment)
+
+    assert never_read == set(), (
+        f"docker-compose.yml sets them for {service}, which never reads them"
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_configuration_doc_lists_what_each_service_reads(service: str) -> None:
+    read = variables_read(service, compose_environment(service))
+
+    documented = documented_variables(service)
+
+    assert sorted(read - documented) == [], (
+        f"{service} reads them; {CONFIGURATION_DOC.name} lacks them"
+    )
+    assert sorted(documented - read) == [], (
+        f"{CONFIGURATION_DOC.name} lists them; {service} never reads them"
+    )
+
+
+def test_a_variable_the_code_never_reads_would_be_found() -> None:
+    """The control for the tests above: the recording sees what is read, and only that."""
+    environment = {**compose_environment("vessel-service"), "SMTP_HOST": "maildev"}
+
+    never_read = set(environment) - variables_read("vessel-service", environment)
+
+    assert never_read == {"SMTP_HOST"}
