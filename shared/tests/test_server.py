@@ -176,6 +176,23 @@ async def test_a_micro_error_raised_by_an_interceptor_reaches_the_caller() -> No
     assert reply.vessel.id == "v1"
 
 
+async def test_a_wrapper_added_before_start_runs_and_one_added_after_is_refused() -> None:
+    server = Server("127.0.0.1:0")
+    server.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, Vessels(boaty))
+    server.wrap(RequireToken())
+    address = await server.start()
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await vessel_pb2_grpc.VesselServiceStub(channel).FindAvailable(REQUEST)
+        with pytest.raises(RuntimeError, match="before the server starts"):
+            server.wrap(RequireToken())
+    finally:
+        await server.stop(grace=1)
+
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
 async def test_health_follows_the_lifecycle() -> None:
     server = Server()
     server.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, Vessels())

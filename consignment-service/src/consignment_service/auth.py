@@ -1,8 +1,8 @@
 """The auth wrapper: every call needs a token that user-service accepts.
 
-    auth = AuthInterceptor()
-    service = Service("shippy.consignment", interceptors=[auth])
-    auth.users = service.client.stub(user_pb2_grpc.UserServiceStub, "shippy.user")
+    service = Service("shippy.consignment")
+    users = service.client.stub(user_pb2_grpc.UserServiceStub, "shippy.user")
+    service.wrap(AuthInterceptor(users))
 
 Before a handler runs, the interceptor reads the `authorization: Bearer <token>`
 metadata and asks user-service's ValidateToken about the token. The caller
@@ -73,12 +73,9 @@ def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, users: UserServiceAsyncStub | None = None) -> None:
+    def __init__(self, users: UserServiceAsyncStub) -> None:
         self.users = users
-        """user-service, which validates the tokens. It may be set after the
-        interceptor is made: a service takes its interceptors when it is
-        created, and its client, through which user-service is called,
-        exists only from then on."""
+        """user-service, which validates the tokens."""
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -114,8 +111,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def _validate(self, method: str, token: str) -> str:
         """The user id user-service finds in `token`."""
-        if self.users is None:
-            raise RuntimeError("AuthInterceptor.users is not set")
         try:
             reply = await self.users.ValidateToken(user_pb2.ValidateTokenRequest(token=token))
         except Unauthenticated as error:

@@ -25,9 +25,9 @@ POOL_TIMEOUT = 3.0
 def build_service(config: Config, options: Options) -> Service:
     pool = connection_pool(config.database_url, name="consignments", timeout=POOL_TIMEOUT)
     repository = ConsignmentRepository(pool)
-    auth = AuthInterceptor()
-    service = Service(SERVICE_NAME, version=__version__, options=options, interceptors=[auth])
-    auth.users = service.client.stub(user_pb2_grpc.UserServiceStub, USER_SERVICE)
+    service = Service(SERVICE_NAME, version=__version__, options=options)
+    users = service.client.stub(user_pb2_grpc.UserServiceStub, USER_SERVICE)
+    service.wrap(AuthInterceptor(users))
     vessels = service.client.stub(vessel_pb2_grpc.VesselServiceStub, VESSEL_SERVICE)
     service.handle(
         consignment_pb2_grpc.add_ShippingServiceServicer_to_server,

@@ -49,6 +49,12 @@ class Server:
         self._server: grpc.aio.Server | None = None
         self._health: Any = None
 
+    def wrap(self, interceptor: grpc.aio.ServerInterceptor) -> None:
+        """Add a wrapper after those given so far; calls pass them in order."""
+        if self._server is not None:
+            raise RuntimeError("wrap() must be called before the server starts")
+        self._interceptors = (*self._interceptors, interceptor)
+
     def handle(self, add_to_server: Callable[[S, Any], None], servicer: S) -> None:
         """Serve `servicer` through its generated `add_..._to_server` function."""
         if self._server is not None:

@@ -110,6 +110,11 @@ class Service:
         """Serve `servicer`: `service.handle(add_UserServiceServicer_to_server, handler)`."""
         self.server.handle(add_to_server, servicer)
 
+    def wrap(self, interceptor: grpc.aio.ServerInterceptor) -> None:
+        """Add a server wrapper (a gRPC interceptor) before the service starts;
+        one that calls other services can take a stub of `service.client`."""
+        self.server.wrap(interceptor)
+
     def publisher(self, topic: str, message_type: type[M]) -> Publisher[M]:
         """A publisher of `message_type` events on `topic`, on this service's broker."""
         return Publisher(topic, message_type, self.broker)
