@@ -50,12 +50,19 @@ def docker_unavailable() -> str | None:
     """Why the compose stack cannot run on this machine, or None when it can."""
     if shutil.which("docker") is None:
         return f"no docker command on PATH: {SKIPPED}"
-    engine = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     if not _succeeds("docker", "info", "--format", "{{.ServerVersion}}"):
-        return f"no Docker engine answers at {engine}: {SKIPPED}"
+        return f"no Docker engine answers at {_engine_address()}: {SKIPPED}"
     if not _succeeds("docker", "compose", "version"):
         return f"docker compose (the Compose v2 plugin) is not installed: {SKIPPED}"
     return None
+
+
+def _engine_address() -> str:
+    """Where `docker` looks for the engine: DOCKER_HOST, else the current context's."""
+    if docker_host := os.environ.get("DOCKER_HOST"):
+        return docker_host
+    context = _docker("context", "inspect", "--format", "{{.Endpoints.docker.Host}}").strip()
+    return context or "unix:///var/run/docker.sock"
 
 
 def _succeeds(*command: str) -> bool:

@@ -30,7 +30,7 @@ from shippy.vessel.v1 import vessel_pb2_grpc
 
 from . import backends
 from .backends import ComposeBackend, Stack
-from .compose import ComposeProject, docker_unavailable
+from .compose import ComposeError, ComposeProject, docker_unavailable
 from .helpers import Account, CreateUser, LogIn, connect, signup
 
 if TYPE_CHECKING:
@@ -82,30 +82,28 @@ def stack(request: pytest.FixtureRequest) -> Stack:
 
 
 @pytest.fixture(scope="session")
-def compose_stack(request: pytest.FixtureRequest) -> ComposeBackend:
+def compose_stack(
+    request: pytest.FixtureRequest, compose_project: ComposeProject
+) -> ComposeBackend:
     """docker-compose.yml's stack, built and started once by pytest-docker's
     `docker_services` (set up by the docker_* fixtures below) and removed with
     its volumes at the end of the session; skipped when no Docker engine answers."""
     request.config.stash[_compose_started] = True
-    unavailable = docker_unavailable()
-    if unavailable:
-        pytest.skip(unavailable)
-    project: ComposeProject = request.getfixturevalue("compose_project")
     started = time.monotonic()
     try:
-        request.getfixturevalue("docker_services")
-    except Exception:
-        project.run("down", "--volumes", check=False)  # what did start
-        raise
+        request.getfixturevalue("docker_services")  # here, to time it
+    except Exception as failed:
+        logs = compose_project.run("logs", "--no-color", "--tail", "20", check=False)
+        raise ComposeError(f"{failed}\n\nThe containers' last lines:\n{logs}") from None
     took = time.monotonic() - started
     show(
         request.config,
         f"compose: images built and stack healthy in {took:.0f}s "
-        f"(docker compose -p {project.name} up --build -d --wait)",
-        project.run("images"),
-        project.run("ps"),
+        f"(docker compose -p {compose_project.name} up --build -d --wait)",
+        compose_project.run("images"),
+        compose_project.run("ps"),
     )
-    return ComposeBackend(project)
+    return ComposeBackend(compose_project)
 
 
 def show(config: pytest.Config, *lines: str) -> None:
@@ -134,7 +132,11 @@ def compose_project(
     docker_compose_file: str, docker_compose_project_name: str
 ) -> Iterator[ComposeProject]:
     """Free host ports and a known JWT_SECRET (for the `jwt_secret` capability);
-    BCRYPT_ROUNDS=4 keeps password hashing fast, as in the local stack."""
+    BCRYPT_ROUNDS=4 keeps password hashing fast, as in the local stack. Skips
+    every test that needs it when no Docker engine answers."""
+    unavailable = docker_unavailable()
+    if unavailable:
+        pytest.skip(unavailable)
     project = ComposeProject.on_free_ports(
         Path(docker_compose_file),
         docker_compose_project_name,
@@ -142,7 +144,10 @@ def compose_project(
         BCRYPT_ROUNDS="4",
     )
     yield project
-    project.remove_images()  # after docker_services' `down`: this fixture is set up first
+    # After docker_services' `down` (it needs this fixture, so ends first), which
+    # never comes when its `up` failed: then this one removes what did start.
+    project.run("down", "--volumes", check=False)
+    project.remove_images()
 
 
 @pytest.fixture(scope="session")
