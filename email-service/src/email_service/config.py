@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.policy import default as default_policy
 
-from micro.config import ConfigError
+from micro.config import ConfigError, required, seconds, whole_number
 
 DEFAULT_MAIL_FROM = "Shippy <welcome@shippy.local>"
 MAX_PORT = 65535
@@ -44,21 +44,16 @@ class Config:
         env = os.environ if env is None else env
         username, password = _login(env)
         return cls(
-            database_url=_required(env, "DATABASE_URL"),
+            database_url=required(env, "DATABASE_URL"),
             smtp_host=env.get("SMTP_HOST", "").strip() or cls.smtp_host,
-            smtp_port=_port(env, "SMTP_PORT", cls.smtp_port),
+            smtp_port=whole_number(
+                env, "SMTP_PORT", cls.smtp_port, minimum=1, maximum=MAX_PORT, what="a port number"
+            ),
             smtp_username=username,
             smtp_password=password,
-            smtp_timeout=_seconds(env, "SMTP_TIMEOUT", cls.smtp_timeout),
+            smtp_timeout=seconds(env, "SMTP_TIMEOUT", cls.smtp_timeout),
             mail_from=_mailbox(env, "MAIL_FROM", cls.mail_from),
         )
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"{name} is required")
-    return value
 
 
 def _login(env: Mapping[str, str]) -> tuple[str | None, str | None]:
@@ -70,32 +65,6 @@ def _login(env: Mapping[str, str]) -> tuple[str | None, str | None]:
             f"{missing} is required when the other of SMTP_USERNAME/SMTP_PASSWORD is set"
         )
     return username, password
-
-
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: must be a port number") from None
-    if not 1 <= value <= MAX_PORT:
-        raise ConfigError(f"{name}={raw!r}: must be from 1 to {MAX_PORT}")
-    return value
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: must be a number of seconds") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r}: must be more than 0")
-    return value
 
 
 def _mailbox(env: Mapping[str, str], name: str, default: str) -> str:

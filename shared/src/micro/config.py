@@ -53,11 +53,11 @@ class Options:
             nats_url=env.get("MICRO_BROKER_ADDRESS") or env.get("NATS_URL") or DEFAULT_NATS_URL,
             server_address=env.get("MICRO_SERVER_ADDRESS") or cls.server_address,
             advertise=env.get("MICRO_SERVER_ADVERTISE") or None,
-            register_ttl=_seconds(env, "MICRO_REGISTER_TTL", cls.register_ttl),
-            register_interval=_seconds(env, "MICRO_REGISTER_INTERVAL", cls.register_interval),
+            register_ttl=seconds(env, "MICRO_REGISTER_TTL", cls.register_ttl),
+            register_interval=seconds(env, "MICRO_REGISTER_INTERVAL", cls.register_interval),
             selector=_choice(env, "MICRO_SELECTOR", cls.selector, ("round_robin", "random")),
-            client_timeout=_seconds(env, "MICRO_CLIENT_TIMEOUT", cls.client_timeout),
-            shutdown_timeout=_seconds(env, "MICRO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
+            client_timeout=seconds(env, "MICRO_CLIENT_TIMEOUT", cls.client_timeout),
+            shutdown_timeout=seconds(env, "MICRO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -66,21 +66,53 @@ class Options:
         return replace(options, **overrides)
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = env.get(name) or default
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+def required(env: Mapping[str, str], name: str) -> str:
+    """The value of a variable that has no default."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required")
     return value
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
+def seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration in seconds, more than 0."""
+    raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r}: must be a number of seconds") from None
-    if value <= 0:
+    if not value > 0:
         raise ConfigError(f"{name}={raw!r}: must be more than 0")
+    return value
+
+
+def whole_number(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+    what: str = "a whole number",
+) -> int:
+    """An integer from `minimum` to `maximum` (when given)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be {what}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ConfigError(f"{name}={raw!r}: must be {bounds}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
     return value

@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from micro.config import ConfigError
+from micro.config import ConfigError, required, seconds, whole_number
 
 MIN_SECRET_LENGTH = 32
 MIN_BCRYPT_ROUNDS = 4
@@ -40,12 +40,12 @@ class Config:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
         return cls(
-            database_url=_required(env, "DATABASE_URL"),
+            database_url=required(env, "DATABASE_URL"),
             jwt_secret=_secret(env, "JWT_SECRET"),
-            database_timeout=_seconds(env, "DATABASE_TIMEOUT", cls.database_timeout),
+            database_timeout=seconds(env, "DATABASE_TIMEOUT", cls.database_timeout),
             jwt_issuer=env.get("JWT_ISSUER") or cls.jwt_issuer,
-            jwt_ttl=_integer(env, "JWT_TTL", cls.jwt_ttl, minimum=1),
-            bcrypt_rounds=_integer(
+            jwt_ttl=whole_number(env, "JWT_TTL", cls.jwt_ttl, minimum=1),
+            bcrypt_rounds=whole_number(
                 env,
                 "BCRYPT_ROUNDS",
                 cls.bcrypt_rounds,
@@ -55,51 +55,10 @@ class Config:
         )
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigError(f"{name} is required")
-    return value
-
-
 def _secret(env: Mapping[str, str], name: str) -> str:
-    value = _required(env, name)
+    value = required(env, name)
     if len(value) < MIN_SECRET_LENGTH:
         raise ConfigError(
             f"{name} must be at least {MIN_SECRET_LENGTH} characters long (it has {len(value)})"
         )
-    return value
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: must be a number of seconds") from None
-    if not value > 0:
-        raise ConfigError(f"{name}={raw!r}: must be more than 0")
-    return value
-
-
-def _integer(
-    env: Mapping[str, str],
-    name: str,
-    default: int,
-    *,
-    minimum: int,
-    maximum: int | None = None,
-) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r}: must be a whole number") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        raise ConfigError(f"{name}={raw!r}: must be {bounds}")
     return value

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from micro.config import ConfigError
+from micro.config import required
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,4 @@ class Config:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
-        database_url = env.get("DATABASE_URL", "").strip()
-        if not database_url:
-            raise ConfigError("DATABASE_URL is required")
-        return cls(database_url=database_url)
+        return cls(database_url=required(env, "DATABASE_URL"))
