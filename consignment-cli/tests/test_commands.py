@@ -127,9 +127,9 @@ async def test_list_with_json_for_scripts(
 
 
 async def test_the_example_file_is_a_consignment(shipping: Any, consignment_cli: RunCli) -> None:
-    example = Path(__file__).parents[1] / "examples" / "consignment.json"
+    example = Path(__file__).parents[2] / "consignment.json"  # the sample the README uses
 
     code, out, _ = await consignment_cli("create", str(example), "--token", "ada-token", "--json")
 
     assert code == 0
-    assert json.loads(out)["consignment"]["description"] == "Bananas for Rotterdam"
+    assert json.loads(out)["consignment"]["description"] == "Tea and textiles for the spring market"

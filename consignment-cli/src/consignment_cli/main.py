@@ -33,7 +33,7 @@ examples:
   consignment-cli list --json --token "$TOKEN"
 
 A consignment file (protobuf JSON; customerId or customer_id both work;
-consignment-cli/examples/consignment.json is one):
+the repository's consignment.json is one):
   {
     "description": "Bananas for Rotterdam",
     "weight": 12000,
