@@ -31,8 +31,8 @@ class FakeShipping(consignment_pb2_grpc.ShippingServiceServicer):
         self, request: consignment_pb2.CreateConsignmentRequest, context: Context
     ) -> consignment_pb2.CreateConsignmentResponse:
         user_id = self._caller(context)
-        if request.weight > 50_000:
-            raise FailedPrecondition("no vessel available for 1 containers weighing 60000 kg")
+        if request.weight > 500_000:
+            raise FailedPrecondition("no vessel available for 1 containers weighing 600000 kg")
         consignment = consignment_pb2.Consignment(
             id=str(uuid.uuid4()),
             description=request.description,

@@ -85,7 +85,7 @@ async def test_a_consignment_no_vessel_can_take_is_refused(
     shipping: Any, consignment_cli: RunCli, tmp_path: Path
 ) -> None:
     heavy = tmp_path / "heavy.json"
-    heavy.write_text(json.dumps({**BANANAS, "weight": 60000}))
+    heavy.write_text(json.dumps({**BANANAS, "weight": 600000}))
 
     code, _, err = await consignment_cli("create", str(heavy), "--token", "ada-token")
 
