@@ -42,7 +42,7 @@ class NatsRegistry:
         self,
         nats_url: str,
         *,
-        query_timeout: float = 0.5,
+        query_timeout: float = 1.0,
         quiet_window: float = 0.05,
         connect_timeout: float = 5.0,
     ) -> None:
