@@ -18,6 +18,7 @@ handler may have run.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -47,7 +48,10 @@ CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
 
-_memory_registry: MemoryRegistry | None = None
+
+@functools.cache
+def _process_registry() -> MemoryRegistry:
+    return MemoryRegistry()
 
 
 def registry_for(options: Options) -> tuple[Registry, bool]:
@@ -55,11 +59,8 @@ def registry_for(options: Options) -> tuple[Registry, bool]:
 
     "memory" is one registry shared by the whole process, so that services
     and clients in one process find each other; nobody closes it."""
-    global _memory_registry
     if options.registry == "memory":
-        if _memory_registry is None:
-            _memory_registry = MemoryRegistry()
-        return _memory_registry, False
+        return _process_registry(), False
     if options.registry == "nats":
         return NatsRegistry(options.nats_url), True
     raise ValueError(f"unknown registry {options.registry!r}: nats or memory")

@@ -21,6 +21,7 @@ registry and the client's channels, after-stop hooks.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import socket
@@ -50,7 +51,10 @@ Hook = TypeVar("Hook", bound=Callable[[], Awaitable[None]])
 EventHandler = TypeVar("EventHandler", bound=Callable[..., Awaitable[None]])
 Stage = Literal["before_start", "after_start", "before_stop", "after_stop"]
 
-_memory_broker: MemoryBroker | None = None
+
+@functools.cache
+def _process_broker() -> MemoryBroker:
+    return MemoryBroker()
 
 
 def broker_for(options: Options) -> tuple[Broker, bool]:
@@ -58,11 +62,8 @@ def broker_for(options: Options) -> tuple[Broker, bool]:
 
     "memory" is one broker shared by the whole process, so that services in
     one process hear each other; nobody disconnects it."""
-    global _memory_broker
     if options.broker == "memory":
-        if _memory_broker is None:
-            _memory_broker = MemoryBroker()
-        return _memory_broker, False
+        return _process_broker(), False
     if options.broker == "nats":
         return NatsBroker(options.nats_url), True
     if options.broker == "jetstream":
