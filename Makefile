@@ -20,7 +20,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml)
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml)
 	$(UV) sync --frozen --all-packages --python $(PYTHON)
 	@touch $@
 
@@ -35,7 +35,7 @@ test: install lint  ## lint, type-check, then run every test against real server
 lint: install  ## ruff on the repo, mypy (strict on shared/)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy --strict shared/src
+	$(VENV)/bin/mypy --strict shared/micro/src shared/kit/src
 
 proto: install  ## regenerate proto/src from the .proto files
 	$(PY) proto/generate.py

@@ -32,7 +32,8 @@ WORKDIR /src
 # uv reads every member's manifest: a new workspace member needs a line here.
 COPY pyproject.toml uv.lock ./
 COPY proto/pyproject.toml proto/
-COPY shared/pyproject.toml shared/
+COPY shared/micro/pyproject.toml shared/micro/
+COPY shared/kit/pyproject.toml shared/kit/
 COPY devstack/pyproject.toml devstack/
 COPY user-service/pyproject.toml user-service/
 COPY email-service/pyproject.toml email-service/
@@ -68,9 +69,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER shippy
 EXPOSE 50051
 
-# grpc.health.v1 on the port MICRO_SERVER_ADDRESS binds (micro/health_probe.py).
+# grpc.health.v1 on the port MICRO_SERVER_ADDRESS binds (shared/kit/src/shippy_kit/health_probe.py).
 HEALTHCHECK --interval=5s --timeout=4s --start-period=60s --retries=3 \
-  CMD ["python", "-m", "micro.health_probe"]
+  CMD ["python", "-m", "shippy_kit.health_probe"]
 
 # The service's console script (user-service, ...), linked under one name.
 # SIGTERM makes it deregister and drain; run it with an init (compose: init:

@@ -19,7 +19,7 @@ from consignment_service.main import build_service
 from consignment_service.repository import ConsignmentRepository
 from micro import Client, Options, Service
 from micro.errors import Unauthenticated
-from micro.postgres import Pool
+from shippy_kit.postgres import Pool
 from shippy.consignment.v1 import consignment_pb2_grpc
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from vessel_service.config import Config as VesselConfig

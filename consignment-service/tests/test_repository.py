@@ -10,7 +10,7 @@ from consignment_service.repository import (
     Container,
 )
 from devstack.ports import free_port
-from micro.postgres import DatabaseUnavailable, connection_pool
+from shippy_kit.postgres import DatabaseUnavailable, connection_pool
 
 VESSEL_ID = "5f1c9a5e-0b6b-4f4e-9d0c-6c1f0a2b3c02"
 

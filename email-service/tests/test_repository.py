@@ -7,7 +7,7 @@ import time
 
 import pytest
 from email_service.repository import SentEmails
-from micro.postgres import Pool
+from shippy_kit.postgres import Pool
 
 
 async def wait_for_a_lock_wait(pool: Pool, within: float = 5) -> None:

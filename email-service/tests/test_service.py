@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from devstack.ports import free_port
 from devstack.smtp import SmtpServer
-from devstack.testing import eventually
+from micro.testing import eventually
 from email_service.config import Config
 from email_service.mailer import MailNotSent
 from email_service.main import build_service

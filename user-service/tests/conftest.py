@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from micro import Client, Options, Service
 from micro.broker import Message
-from micro.postgres import Pool
+from shippy_kit.postgres import Pool
 from shippy.user.v1 import user_pb2_grpc
 from user_service.config import Config
 from user_service.main import build_service

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
-from devstack.testing import first_success
+from micro.testing import first_success
 from micro.errors import Unavailable
-from micro.postgres import DatabaseUnavailable, connection_pool, open_pool
+from shippy_kit.postgres import DatabaseUnavailable, connection_pool, open_pool
 from shippy.user.v1 import user_pb2
 from user_service.config import Config
 from user_service.repository import UserRepository

@@ -2,7 +2,7 @@
 (`database_url`, from devstack) and the parts built on it."""
 
 import pytest
-from micro.postgres import Pool
+from shippy_kit.postgres import Pool
 from vessel_service.repository import VesselRepository
 
 

@@ -6,7 +6,7 @@ import uuid
 import psycopg
 import pytest
 from devstack.ports import free_port
-from micro.postgres import DatabaseUnavailable, connection_pool, open_pool
+from shippy_kit.postgres import DatabaseUnavailable, connection_pool, open_pool
 from vessel_service.fleet import SEED_FLEET
 from vessel_service.repository import (
     Vessel,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
-from devstack.testing import first_success
+from micro.testing import first_success
 from micro import Client, Options, Service
 from micro.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc

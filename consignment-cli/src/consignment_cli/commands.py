@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from micro import Options
-from micro.cli import connect
+from shippy_kit.cli import connect
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
 
 SERVICE = "shippy.consignment"

@@ -16,7 +16,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 from micro import Options
-from micro.cli import USAGE_ERROR, CliError, CommandLine
+from shippy_kit.cli import USAGE_ERROR, CliError, CommandLine
 
 from consignment_cli import commands, output
 from consignment_cli.request import load_request

@@ -1,4 +1,4 @@
-"""How replies look: short text for people, or protobuf JSON (`--json`, `micro.cli.as_json`)
+"""How replies look: short text for people, or protobuf JSON (`--json`, `shippy_kit.cli.as_json`)
 for scripts."""
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from google.protobuf import json_format
-from micro.cli import USAGE_ERROR, CliError
+from shippy_kit.cli import USAGE_ERROR, CliError
 from shippy.consignment.v1 import consignment_pb2
 
 STDIN = "-"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from micro import Options, Service
-from micro.postgres import connection_pool, serve_database
-from micro.runner import run_service
+from shippy_kit.postgres import connection_pool, serve_database
+from shippy_kit.runner import run_service
 from shippy.consignment.v1 import consignment_pb2_grpc
 from shippy.user.v1 import user_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2_grpc

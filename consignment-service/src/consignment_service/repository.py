@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from micro.postgres import Pool, connection, create_schema
+from shippy_kit.postgres import Pool, connection, create_schema
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 

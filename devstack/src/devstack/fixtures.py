@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from micro.postgres import Pool, connection_pool, open_pool
+from shippy_kit.postgres import Pool, connection_pool, open_pool
 
 from devstack.nats import NatsServer
 from devstack.postgres import DatabaseOutage, PostgresServer, create_database, drop_database
@@ -64,7 +64,7 @@ def database_url(postgres_url: str) -> Iterator[str]:
 
 @pytest.fixture
 async def database_pool(database_url: str) -> AsyncIterator[Pool]:
-    """An open `micro.postgres` pool on `database_url`, closed after the test."""
+    """An open `shippy_kit.postgres` pool on `database_url`, closed after the test."""
     pool = connection_pool(database_url, max_size=4)
     await open_pool(pool, connect_timeout=10)
     yield pool

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from micro import Options, Service
-from micro.postgres import connection_pool, serve_database
-from micro.runner import run_service
+from shippy_kit.postgres import connection_pool, serve_database
+from shippy_kit.runner import run_service
 
 from email_service import __version__
 from email_service.config import Config

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from micro.postgres import Pool, connection, create_schema
+from shippy_kit.postgres import Pool, connection, create_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sent_emails (

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from micro import Options
-from micro.cli import connect
+from shippy_kit.cli import connect
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 
 SERVICE = "shippy.user"

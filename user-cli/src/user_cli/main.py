@@ -14,7 +14,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 from micro import Options
-from micro.cli import USAGE_ERROR, CliError, CommandLine
+from shippy_kit.cli import USAGE_ERROR, CliError, CommandLine
 
 from user_cli import commands, output
 from user_cli.passwords import read_password

@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 from typing import TextIO
 
-from micro.cli import USAGE_ERROR, CliError
+from shippy_kit.cli import USAGE_ERROR, CliError
 
 PASSWORD_REQUIRED = "password required: use --password or --password-stdin"
 

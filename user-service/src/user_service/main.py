@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from micro import Options, Service
-from micro.postgres import connection_pool, serve_database
-from micro.runner import run_service
+from shippy_kit.postgres import connection_pool, serve_database
+from shippy_kit.runner import run_service
 from shippy.user.v1 import events_pb2, user_pb2_grpc
 
 from user_service import __version__

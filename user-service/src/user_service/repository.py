@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
-from micro.postgres import Pool, connection, create_schema
+from shippy_kit.postgres import Pool, connection, create_schema
 from psycopg.rows import class_row
 
 SCHEMA = """

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from micro import Options, Service
-from micro.postgres import connection_pool, serve_database
-from micro.runner import run_service
+from shippy_kit.postgres import connection_pool, serve_database
+from shippy_kit.runner import run_service
 from shippy.vessel.v1 import vessel_pb2_grpc
 
 from vessel_service import __version__

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
-from micro.postgres import Pool, connection, create_schema
+from shippy_kit.postgres import Pool, connection, create_schema
 from psycopg.rows import class_row
 
 SCHEMA = """

@@ -1,0 +1,124 @@
+"""PostgreSQL for a service: a pool that fails fast as `Unavailable` and
+recovers, without a restart, when the database is back.
+
+    pool = connection_pool(config.database_url, name="users")
+    serve_database(service, pool, on_open=repository.create_schema)
+
+    async with connection(pool) as conn:      # in a repository: SQL only
+        await conn.execute("SELECT ...")
+
+Needs the `postgres` extra: `shippy-kit[postgres]`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, LiteralString, TypeAlias
+
+import psycopg
+import psycopg_pool
+from micro.errors import Unavailable
+from psycopg.rows import TupleRow
+
+if TYPE_CHECKING:
+    from micro.service import Service
+
+Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
+Pool: TypeAlias = psycopg_pool.AsyncConnectionPool[Connection]
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds a service waits for its database when it starts."""
+SCHEMA_LOCK = 0x4D49_4352_4F53  # any constant: serialises schema creation across replicas
+
+log = logging.getLogger("shippy_kit.postgres")
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached, or no connection was free in time.
+
+    Callers see UNAVAILABLE "database unavailable", as every error's `str()`
+    is its message; `reason` is the cause, for the service's log, as it may
+    name hosts."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("database unavailable")
+        self.reason = reason
+
+
+def connection_pool(
+    database_url: str, *, name: str | None = None, max_size: int = 10, timeout: float = 3.0
+) -> Pool:
+    """A pool, not yet open, that survives the database going away.
+
+    Each connection is checked before it is lent, so one that broke while idle
+    (a restart, a failover) is replaced instead of failing a request. A request
+    waits at most `timeout` seconds for a connection: less than the callers'
+    default 5 s deadline, so they see UNAVAILABLE rather than DEADLINE_EXCEEDED.
+    psycopg_pool retries a failed connection with backoff for `reconnect_timeout`
+    seconds; it is short, so that a database that comes back is used within seconds.
+    """
+    return psycopg_pool.AsyncConnectionPool(
+        database_url,
+        open=False,
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout,
+        reconnect_timeout=10.0,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        name=name,
+    )
+
+
+async def open_pool(pool: Pool, *, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+    """Open the pool and wait for its first connection, or raise `DatabaseUnavailable`."""
+    try:
+        await pool.open(wait=True, timeout=connect_timeout)
+    except psycopg_pool.PoolTimeout:
+        await pool.close()
+        raise DatabaseUnavailable(f"no connection within {connect_timeout:g}s") from None
+
+
+@asynccontextmanager
+async def connection(pool: Pool) -> AsyncIterator[Connection]:
+    """A pooled connection; connection failures become `DatabaseUnavailable`.
+
+    The pool drops a connection that broke, so the next call gets a fresh one
+    once the database is back.
+    """
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
+        reason = str(error).strip()
+        log.warning("database unavailable: %s", reason)
+        raise DatabaseUnavailable(reason) from error
+
+
+async def create_schema(pool: Pool, schema: LiteralString) -> None:
+    """Run `schema` (CREATE ... IF NOT EXISTS statements), one replica at a time."""
+    async with connection(pool) as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        await conn.execute(schema)
+
+
+def serve_database(
+    service: Service,
+    pool: Pool,
+    *,
+    on_open: Callable[[], Awaitable[None]],
+    connect_timeout: float = CONNECT_TIMEOUT,
+) -> None:
+    """Open `pool` before `service` starts, then `on_open()` (create the schema,
+    say); close the pool after the service stops."""
+
+    @service.before_start
+    async def open_database() -> None:
+        await open_pool(pool, connect_timeout=connect_timeout)
+        await on_open()
+        log.info("%s: database ready", service.name)
+
+    @service.after_stop
+    async def close_database() -> None:
+        await pool.close()

@@ -1,0 +1,140 @@
+"""A service's options, from arguments or from environment variables.
+
+| variable                  | meaning                                                  | default                 |
+|---------------------------|----------------------------------------------------------|-------------------------|
+| `MICRO_REGISTRY`          | registry plugin: `nats`, `memory` (this service only), … | `nats`                  |
+| `MICRO_BROKER`            | broker plugin: `nats`, `jetstream`, `memory`, …          | `nats`                  |
+| `MICRO_TRANSPORT`         | transport plugin: `grpc`, …                              | `grpc`                  |
+| `MICRO_BROKER_ADDRESS`    | NATS URL for the broker and the NATS registry            | `NATS_URL`              |
+| `NATS_URL`                | the same, under the name NATS tools use                  | `nats://127.0.0.1:4222` |
+| `MICRO_SERVER_ADDRESS`    | host:port the gRPC server binds (port 0: any free)       | `127.0.0.1:0`           |
+| `MICRO_SERVER_ADVERTISE`  | host:port put in the registry, when not the bound        | the bound address       |
+| `MICRO_TLS_CA`            | CA bundle (PEM file): clients verify servers with it; a  | none: no TLS            |
+|                           | server with a certificate then requires client ones      |                         |
+| `MICRO_TLS_CERT`          | this process's certificate chain (PEM file): a server    | none                    |
+|                           | serves TLS with it, a client presents it (mutual TLS)    |                         |
+| `MICRO_TLS_KEY`           | the private key of `MICRO_TLS_CERT` (PEM file)           | none                    |
+| `MICRO_REGISTER_TTL`      | seconds a registration lives without a heartbeat         | `15`                    |
+| `MICRO_REGISTER_INTERVAL` | seconds between heartbeats                               | `5`                     |
+| `MICRO_SELECTOR`          | `round_robin` or `random`                                | `round_robin`           |
+| `MICRO_CLIENT_TIMEOUT`    | deadline of every client call, in seconds                | `5`                     |
+| `MICRO_SHUTDOWN_TIMEOUT`  | seconds a stop waits for in-flight work                  | `10`                    |
+
+Plugins are found by name among the installed packages' entry points
+(`micro.plugins`); an unknown name is an error that lists the installed ones.
+
+`docs/configuration.md` repeats this table with each service's own variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+class ConfigError(ValueError):
+    """A variable holds a value that cannot be used: names the variable."""
+
+
+@dataclass(frozen=True)
+class Options:
+    registry: str = "nats"
+    broker: str = "nats"
+    transport: str = "grpc"
+    nats_url: str = DEFAULT_NATS_URL
+    server_address: str = "127.0.0.1:0"
+    advertise: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    register_ttl: float = 15.0
+    register_interval: float = 5.0
+    selector: str = "round_robin"
+    client_timeout: float = 5.0
+    shutdown_timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Options:
+        env = os.environ if env is None else env
+        options = cls(
+            registry=_name(env, "MICRO_REGISTRY", cls.registry),
+            broker=_name(env, "MICRO_BROKER", cls.broker),
+            transport=_name(env, "MICRO_TRANSPORT", cls.transport),
+            nats_url=env.get("MICRO_BROKER_ADDRESS") or env.get("NATS_URL") or DEFAULT_NATS_URL,
+            server_address=env.get("MICRO_SERVER_ADDRESS") or cls.server_address,
+            advertise=env.get("MICRO_SERVER_ADVERTISE") or None,
+            tls_ca=env.get("MICRO_TLS_CA") or None,
+            tls_cert=env.get("MICRO_TLS_CERT") or None,
+            tls_key=env.get("MICRO_TLS_KEY") or None,
+            register_ttl=seconds(env, "MICRO_REGISTER_TTL", cls.register_ttl),
+            register_interval=seconds(env, "MICRO_REGISTER_INTERVAL", cls.register_interval),
+            selector=_choice(env, "MICRO_SELECTOR", cls.selector, ("round_robin", "random")),
+            client_timeout=seconds(env, "MICRO_CLIENT_TIMEOUT", cls.client_timeout),
+            shutdown_timeout=seconds(env, "MICRO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
+        )
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown options: {', '.join(sorted(unknown))}")
+        return replace(options, **overrides)
+
+
+def required(env: Mapping[str, str], name: str) -> str:
+    """The value of a variable that has no default."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is required")
+    return value
+
+
+def seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration in seconds, more than 0."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be a number of seconds") from None
+    if not value > 0:
+        raise ConfigError(f"{name}={raw!r}: must be more than 0")
+    return value
+
+
+def whole_number(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    *,
+    minimum: int,
+    maximum: int | None = None,
+    what: str = "a whole number",
+) -> int:
+    """An integer from `minimum` to `maximum` (when given)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: must be {what}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ConfigError(f"{name}={raw!r}: must be {bounds}")
+    return value
+
+
+def _name(env: Mapping[str, str], name: str, default: str) -> str:
+    """A plugin's name; whether one is installed under it is known when it is loaded."""
+    return env.get(name, "").strip() or default
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+    return value

@@ -1,0 +1,91 @@
+"""The one way the core connects to NATS (the NATS broker, JetStream and the registry).
+
+    nc = await connect("nats://127.0.0.1:4222", "broker nats")
+
+At the start, no answer within `connect_timeout` is `Unavailable` at once;
+once connected, the client reconnects for as long as it takes, and logs
+what happens under the name it was given. Both are nats-py's public options:
+reconnection is unbounded (`max_reconnect_attempts=-1`) and the first
+connection is bounded by `asyncio.timeout`, so nothing of nats-py's internal
+state is changed after it connects.
+
+`FastHeaderClient` is the one use of nats-py's private API in the core, and
+it is guarded: nats-py is pinned to the tested minor version, one test checks
+that the parser gives nats-py's results, and another fails when nats-py no
+longer calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats.errors
+from nats.aio.client import Client
+
+from micro.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 2.0
+"""Seconds a first connection may take before the server counts as unreachable."""
+RECONNECT_WAIT = 1
+"""Seconds between two reconnection attempts to one server."""
+
+
+class FastHeaderClient(Client):
+    """nats-py's client, with a header parser that gives the same results in
+    less than half the time: every event carries headers, and nats-py's
+    parser was the largest cost of receiving one (see the note in bench/)."""
+
+    @staticmethod
+    def _parse_header_lines(raw: bytes) -> dict[str, str]:
+        headers = {}
+        for line in raw.split(b"\r\n"):
+            name, colon, value = line.partition(b":")
+            if colon and name.isascii():
+                key = name.strip().decode()
+                if not key or key.split() == [key]:  # a name holds no whitespace
+                    headers[key] = value.strip().decode("utf-8", "replace")
+        return headers
+
+
+async def connect(url: str, who: str, *, connect_timeout: float = CONNECT_TIMEOUT) -> Client:
+    """A connected nats-py client; `Unavailable` when no server answers in time."""
+    nc = FastHeaderClient()
+    failures: list[Exception] = []
+
+    async def on_error(error: Exception) -> None:
+        if nc.is_connected:
+            log.error("%s (%s): %s", who, url, error)
+        else:
+            failures.append(error)  # while connecting: said once, in the Unavailable
+
+    async def on_disconnected() -> None:
+        if not nc.is_closed:
+            log.warning("%s: disconnected from %s, reconnecting", who, url)
+
+    async def on_reconnected() -> None:
+        log.info("%s: reconnected to %s", who, url)
+
+    try:
+        async with asyncio.timeout(connect_timeout):
+            await nc.connect(
+                url,
+                name=who,
+                error_cb=on_error,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnected,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=RECONNECT_WAIT,
+            )
+    except (TimeoutError, OSError, nats.errors.Error) as e:
+        await nc.close()
+        last = failures[-1] if failures else e
+        reason = str(last) or type(last).__name__
+        if isinstance(last, TimeoutError | ConnectionRefusedError):
+            reason = "no answer" if isinstance(last, TimeoutError) else "connection refused"
+        raise Unavailable(
+            f"{who}: cannot connect to NATS at {url} within {connect_timeout:g}s ({reason})"
+        ) from e
+    return nc
