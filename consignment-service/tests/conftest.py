@@ -10,7 +10,6 @@ and a small user-service that accepts the tokens it issued and nothing else.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,9 +18,10 @@ from consignment_service.main import build_service
 from consignment_service.repository import ConsignmentRepository
 from micro import Client, Options, Service
 from micro.errors import Unauthenticated
-from shippy_kit.postgres import Pool
+from micro.testing import MemoryStack
 from shippy.consignment.v1 import consignment_pb2_grpc
 from shippy.user.v1 import user_pb2, user_pb2_grpc
+from shippy_kit.postgres import Pool
 from vessel_service.config import Config as VesselConfig
 from vessel_service.main import build_service as build_vessel_service
 
@@ -57,35 +57,33 @@ class FakeUserService(user_pb2_grpc.UserServiceServicer):
 
 
 @pytest.fixture
-async def users() -> AsyncIterator[FakeUserService]:
+async def users(memory_stack: MemoryStack) -> FakeUserService:
     users = FakeUserService()
-    service = Service("shippy.user", options=IN_PROCESS)
+    service = memory_stack.service("shippy.user")
     service.handle(user_pb2_grpc.add_UserServiceServicer_to_server, users)
-    await service.start()
-    yield users
-    await service.stop()
+    await memory_stack.start(service)
+    return users
 
 
 @pytest.fixture
-async def vessel_service(database_url: str) -> AsyncIterator[Service]:
-    service = build_vessel_service(VesselConfig(database_url=database_url), IN_PROCESS)
-    await service.start()
-    yield service
-    await service.stop()
+async def vessel_service(database_url: str, memory_stack: MemoryStack) -> Service:
+    service = build_vessel_service(
+        VesselConfig(database_url=database_url), IN_PROCESS, **memory_stack.parts
+    )
+    await memory_stack.start(service)
+    return service
 
 
 @pytest.fixture
-async def consignment_service(database_url: str) -> AsyncIterator[Service]:
-    service = build_service(Config(database_url=database_url), IN_PROCESS)
-    await service.start()
-    yield service
-    await service.stop()
+async def consignment_service(database_url: str, memory_stack: MemoryStack) -> Service:
+    service = build_service(Config(database_url=database_url), IN_PROCESS, **memory_stack.parts)
+    await memory_stack.start(service)
+    return service
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[Client]:
-    async with Client.connect(IN_PROCESS) as client:
-        yield client
+def client(memory_stack: MemoryStack) -> Client:
+    return memory_stack.client
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from micro.testing import first_success
 from micro.errors import FailedPrecondition, InvalidArgument, Unavailable
+from micro.testing import first_success
 from shippy.consignment.v1 import consignment_pb2
 from vessel_service.fleet import SEED_FLEET
 

@@ -1,6 +1,6 @@
 """Fixtures for user-service tests: a real PostgreSQL database per test
 (`database_url`, from devstack), the repository on it, and the whole service
-behind a real gRPC server with the in-process registry and broker."""
+behind a real gRPC server on a `MemoryStack` (memory registry and broker)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
-from micro import Client, Options, Service
+from micro import Service
 from micro.broker import Message
-from shippy_kit.postgres import Pool
+from micro.testing import MemoryStack
+from micro.testing.memory import MEMORY
 from shippy.user.v1 import user_pb2_grpc
+from shippy_kit.postgres import Pool
 from user_service.config import Config
 from user_service.main import build_service
 from user_service.repository import UserRepository
@@ -20,7 +22,6 @@ from user_service.repository import UserRepository
 if TYPE_CHECKING:  # the generated stubs type an aio stub as UserServiceAsyncStub
     from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub as Users
 
-OPTIONS = Options(registry="memory", broker="memory", server_address="127.0.0.1:0")
 
 
 @pytest.fixture
@@ -42,18 +43,16 @@ def config(database_url: str) -> Config:
 
 
 @pytest.fixture
-async def service(config: Config) -> AsyncIterator[Service]:
-    service = build_service(config, OPTIONS)
-    await service.start()
-    yield service
-    await service.stop()
+async def service(config: Config, memory_stack: MemoryStack) -> Service:
+    service = build_service(config, MEMORY, **memory_stack.parts)
+    await memory_stack.start(service)
+    return service
 
 
 @pytest.fixture
-async def users(service: Service) -> AsyncIterator[Users]:
+def users(service: Service, memory_stack: MemoryStack) -> Users:
     """A client stub that finds shippy.user by name, as other services do."""
-    async with Client.connect(OPTIONS) as client:
-        yield client.stub(user_pb2_grpc.UserServiceStub, "shippy.user")
+    return memory_stack.client.stub(user_pb2_grpc.UserServiceStub, "shippy.user")
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
-from micro.testing import first_success
 from micro.errors import Unavailable
-from shippy_kit.postgres import DatabaseUnavailable, connection_pool, open_pool
+from micro.testing import first_success
 from shippy.user.v1 import user_pb2
+from shippy_kit.postgres import DatabaseUnavailable, connection_pool, open_pool
 from user_service.config import Config
 from user_service.repository import UserRepository
 
@@ -98,5 +98,7 @@ async def test_opening_a_pool_without_a_database_says_unavailable(
     pool = connection_pool(database_url)
 
     async with database_outage():
-        with pytest.raises(DatabaseUnavailable, match=r"^no connection within 0.5s$"):
+        with pytest.raises(DatabaseUnavailable, match=r"^database unavailable$") as caught:
             await open_pool(pool, connect_timeout=0.5)
+
+    assert caught.value.reason == "no connection within 0.5s"

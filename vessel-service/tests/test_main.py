@@ -10,7 +10,7 @@ from devstack.testing import run_module
         pytest.param({}, "vessel-service: DATABASE_URL is required\n", id="no DATABASE_URL"),
         pytest.param(
             {"DATABASE_URL": "postgresql://db/shippy", "MICRO_REGISTRY": "consul"},
-            "vessel-service: MICRO_REGISTRY='consul': must be one of nats, memory\n",
+            "vessel-service: MICRO_REGISTRY='consul': no registry plugin of that name is installed (installed: memory, nats)\n",
             id="unknown MICRO_REGISTRY",
         ),
     ],

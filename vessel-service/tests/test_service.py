@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
-from micro.testing import first_success
 from micro import Client, Options, Service
 from micro.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
+from micro.testing import first_success
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
 from vessel_service.config import Config
 from vessel_service.fleet import SEED_FLEET
@@ -32,7 +32,7 @@ async def service(database_url: str) -> AsyncIterator[Service]:
 
 @pytest.fixture
 async def vessels(service: Service) -> AsyncIterator[vessel_pb2_grpc.VesselServiceAsyncStub]:
-    async with Client.connect(IN_PROCESS) as client:
+    async with Client.connect(IN_PROCESS, registry=service.registry) as client:
         yield client.stub(vessel_pb2_grpc.VesselServiceStub, "shippy.vessel")
 
 

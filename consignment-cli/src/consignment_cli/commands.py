@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from micro import Options
-from shippy_kit.cli import connect
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
+from shippy_kit.cli import connect
 
 SERVICE = "shippy.consignment"
 

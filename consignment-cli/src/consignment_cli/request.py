@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from google.protobuf import json_format
-from shippy_kit.cli import USAGE_ERROR, CliError
 from shippy.consignment.v1 import consignment_pb2
+from shippy_kit.cli import USAGE_ERROR, CliError
 
 STDIN = "-"
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from micro import Options, Service
-from shippy_kit.postgres import connection_pool, serve_database
-from shippy_kit.runner import run_service
+from micro.service import Parts
 from shippy.consignment.v1 import consignment_pb2_grpc
 from shippy.user.v1 import user_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2_grpc
+from shippy_kit.postgres import connection_pool, serve_database
+from shippy_kit.runner import run_service
 
 from consignment_service import __version__
 from consignment_service.auth import AuthInterceptor
@@ -22,10 +25,12 @@ POOL_TIMEOUT = 3.0
 """Seconds a request waits for a connection before it fails as UNAVAILABLE."""
 
 
-def build_service(config: Config, options: Options) -> Service:
+def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> Service:
+    """The service, from its configuration; `parts` (a registry, a broker, ...)
+    replace the ones `options` name, as tests do with a `MemoryStack`'s."""
     pool = connection_pool(config.database_url, name="consignments", timeout=POOL_TIMEOUT)
     repository = ConsignmentRepository(pool)
-    service = Service(SERVICE_NAME, version=__version__, options=options)
+    service = Service(SERVICE_NAME, version=__version__, options=options, **parts)
     users = service.client.stub(user_pb2_grpc.UserServiceStub, USER_SERVICE)
     service.wrap(AuthInterceptor(users))
     vessels = service.client.stub(vessel_pb2_grpc.VesselServiceStub, VESSEL_SERVICE)

@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from shippy_kit.postgres import Pool, connection, create_schema
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from shippy_kit.postgres import Pool, connection, create_schema
 
 # user_id and vessel_id are text: other services own those ids, this one only
 # keeps them as references.

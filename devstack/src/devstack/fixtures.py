@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from micro.testing import MemoryStack
 from shippy_kit.postgres import Pool, connection_pool, open_pool
 
 from devstack.nats import NatsServer
@@ -97,4 +98,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         scratch_dir(tmp_path_factory.getbasetemp(), "stack-") as var_dir,
         LocalStack(var_dir, env={"BCRYPT_ROUNDS": "4"}) as stack,
     ):
+        yield stack
+
+
+@pytest.fixture
+async def memory_stack() -> AsyncIterator[MemoryStack]:
+    """A fresh memory registry and broker for one test's in-process services:
+    `build_service(config, MEMORY, **memory_stack.parts)`."""
+    async with MemoryStack() as stack:
         yield stack

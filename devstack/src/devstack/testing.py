@@ -16,6 +16,7 @@ import pytest
 T = TypeVar("T")
 RunCli = Callable[..., Awaitable[tuple[int, str, str]]]
 
+
 def run_module(module: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m module` with `env` added to this environment, less its
     MICRO_ and DATABASE_ variables; its output is captured as text."""

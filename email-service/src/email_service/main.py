@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Unpack
 
 from micro import Options, Service
+from micro.service import Parts
 from shippy_kit.postgres import connection_pool, serve_database
 from shippy_kit.runner import run_service
 
@@ -22,7 +24,9 @@ QUEUE = SERVICE_NAME
 log = logging.getLogger("email_service")
 
 
-def build_service(config: Config, options: Options) -> Service:
+def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> Service:
+    """The service, from its configuration; `parts` (a registry, a broker, ...)
+    replace the ones `options` name, as tests do with a `MemoryStack`'s."""
     pool = connection_pool(config.database_url, name="sent_emails", max_size=4, timeout=5.0)
     sent_emails = SentEmails(pool)
     mailer = Mailer(
@@ -33,7 +37,7 @@ def build_service(config: Config, options: Options) -> Service:
         timeout=config.smtp_timeout,
     )
     handler = WelcomeHandler(sent_emails, mailer, sender=config.mail_from)
-    service = Service(SERVICE_NAME, version=__version__, options=options)
+    service = Service(SERVICE_NAME, version=__version__, options=options, **parts)
     service.subscriber(TOPIC, queue=QUEUE)(handler.on_user_created)
 
     async def create_schema() -> None:

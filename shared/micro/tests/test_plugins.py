@@ -15,7 +15,7 @@ from micro.broker.memory import MemoryBroker
 from micro.config import ConfigError
 from micro.errors import ServiceNotFound
 from micro.registry.memory import MemoryRegistry
-from micro.testing import LocalStack
+from micro.testing import MemoryStack
 from shippy.user.v1 import events_pb2
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
 
@@ -173,7 +173,7 @@ async def test_services_that_share_a_registry_and_broker_on_purpose_see_each_oth
 
 
 async def test_two_local_stacks_in_one_process_are_separate() -> None:
-    async with LocalStack() as first, LocalStack() as second:
+    async with MemoryStack() as first, MemoryStack() as second:
         vessels = first.service("shippy.vessel")
         vessels.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, Vessels())
         await first.start(vessels)

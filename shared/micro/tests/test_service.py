@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from micro import Client, EventInfo, Options, Service
 from micro.errors import ServiceNotFound
-from micro.testing import LocalStack, eventually
+from micro.testing import MemoryStack, eventually
 from shippy.user.v1 import events_pb2
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
 
@@ -62,7 +62,7 @@ async def is_deregistered(service: Service) -> bool:
 
 
 async def test_a_service_calls_another_by_name() -> None:
-    async with LocalStack() as stack:
+    async with MemoryStack() as stack:
         vessels = stack.service("shippy.vessel", "0.1.0")
         vessels.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, Vessels())
         consignments = stack.service("shippy.consignment")
@@ -202,7 +202,7 @@ async def test_a_failed_start_closes_what_it_started() -> None:
 
 async def test_a_subscriber_hears_another_services_publisher() -> None:
     heard: list[tuple[events_pb2.UserCreated, EventInfo]] = []
-    async with LocalStack() as stack:
+    async with MemoryStack() as stack:
         users, emails = stack.service("shippy.user"), stack.service("shippy.email")
         created = users.publisher("user.created", events_pb2.UserCreated)
 

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from micro import Options
-from shippy_kit.cli import connect
 from shippy.user.v1 import user_pb2, user_pb2_grpc
+from shippy_kit.cli import connect
 
 SERVICE = "shippy.user"
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Unpack
 
 from micro import Options, Service
+from micro.service import Parts
+from shippy.user.v1 import events_pb2, user_pb2_grpc
 from shippy_kit.postgres import connection_pool, serve_database
 from shippy_kit.runner import run_service
-from shippy.user.v1 import events_pb2, user_pb2_grpc
 
 from user_service import __version__
 from user_service.config import Config
@@ -19,10 +21,12 @@ from user_service.tokens import Tokens
 SERVICE_NAME = "shippy.user"
 
 
-def build_service(config: Config, options: Options) -> Service:
+def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> Service:
+    """The service, from its configuration; `parts` (a registry, a broker, ...)
+    replace the ones `options` name, as tests do with a `MemoryStack`'s."""
     pool = connection_pool(config.database_url, name="users", timeout=config.database_timeout)
     repository = UserRepository(pool)
-    service = Service(SERVICE_NAME, version=__version__, options=options)
+    service = Service(SERVICE_NAME, version=__version__, options=options, **parts)
     handler = UserHandler(
         repository,
         PasswordHasher(config.bcrypt_rounds),

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
-from shippy_kit.postgres import Pool, connection, create_schema
 from psycopg.rows import class_row
+from shippy_kit.postgres import Pool, connection, create_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (

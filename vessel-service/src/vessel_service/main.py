@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Unpack
 
 from micro import Options, Service
+from micro.service import Parts
+from shippy.vessel.v1 import vessel_pb2_grpc
 from shippy_kit.postgres import connection_pool, serve_database
 from shippy_kit.runner import run_service
-from shippy.vessel.v1 import vessel_pb2_grpc
 
 from vessel_service import __version__
 from vessel_service.config import Config
@@ -22,10 +24,12 @@ POOL_TIMEOUT = 3.0
 log = logging.getLogger("vessel_service")
 
 
-def build_service(config: Config, options: Options) -> Service:
+def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> Service:
+    """The service, from its configuration; `parts` (a registry, a broker, ...)
+    replace the ones `options` name, as tests do with a `MemoryStack`'s."""
     pool = connection_pool(config.database_url, name="vessels", timeout=POOL_TIMEOUT)
     repository = VesselRepository(pool)
-    service = Service(SERVICE_NAME, version=__version__, options=options)
+    service = Service(SERVICE_NAME, version=__version__, options=options, **parts)
     service.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, VesselHandler(repository))
 
     async def create_schema_and_seed() -> None:

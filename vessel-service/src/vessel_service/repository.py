@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
-from shippy_kit.postgres import Pool, connection, create_schema
 from psycopg.rows import class_row
+from shippy_kit.postgres import Pool, connection, create_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS vessels (

@@ -49,11 +49,10 @@ def factory(kind: Kind, name: str) -> Callable[[Options], object]:
     plugins = installed(kind)
     entry = plugins.get(name)
     if entry is None:
-        group, variable = GROUPS[kind]
+        _, variable = GROUPS[kind]
         known = ", ".join(sorted(plugins)) or "none"
         raise ConfigError(
-            f"{variable}={name!r}: no {kind} plugin of that name is installed "
-            f"(installed: {known}; plugins register in the entry point group {group!r})"
+            f"{variable}={name!r}: no {kind} plugin of that name is installed (installed: {known})"
         )
     return cast(Callable[[Options], object], entry.load())
 

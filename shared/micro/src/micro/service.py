@@ -26,7 +26,7 @@ import signal
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypedDict, TypeVar, cast
 
 import grpc.aio
 from google.protobuf.message import Message as ProtoMessage
@@ -49,6 +49,19 @@ S = TypeVar("S")
 Hook = TypeVar("Hook", bound=Callable[[], Awaitable[None]])
 EventHandler = TypeVar("EventHandler", bound=Callable[..., Awaitable[None]])
 Stage = Literal["before_start", "after_start", "before_stop", "after_stop"]
+
+
+class Parts(TypedDict, total=False):
+    """The parts a `Service` takes as instances, for a `build_service` to pass on:
+
+    def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> Service:
+        service = Service("shippy.user", options=options, **parts)
+    """
+
+    registry: Registry
+    broker: Broker
+    selector: Selector
+    transport: Transport
 
 
 class Service:

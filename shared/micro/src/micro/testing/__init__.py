@@ -1,6 +1,6 @@
 """Testing services built on micro, as `nameko.testing` does for nameko.
 
-    async with LocalStack() as stack:
+    async with MemoryStack() as stack:
         users = stack.service("shippy.user")
         users.handle(add_UserServiceServicer_to_server, UserHandler(...))
         mail = stack.service("shippy.email")
@@ -10,7 +10,7 @@
         await stack.client.stub(UserServiceStub, "shippy.user").Create(request)
         await stack.settle()               # every event published so far is handled
 
-A `LocalStack` is a fresh memory registry and memory broker that only its
+A `MemoryStack` is a fresh memory registry and memory broker that only its
 own services share: two stacks in one process never see each other. The
 contract tests every broker and registry passes are here too, for plugin
 packages to subclass: `BrokerContract` and `RegistryContract`.
@@ -19,8 +19,8 @@ packages to subclass: `BrokerContract` and `RegistryContract`.
 from __future__ import annotations
 
 from micro.testing.broker_contract import BrokerContract
-from micro.testing.local import LocalStack
+from micro.testing.memory import MemoryStack
 from micro.testing.registry_contract import RegistryContract
 from micro.testing.waiting import eventually, first_success
 
-__all__ = ["BrokerContract", "LocalStack", "RegistryContract", "eventually", "first_success"]
+__all__ = ["BrokerContract", "MemoryStack", "RegistryContract", "eventually", "first_success"]

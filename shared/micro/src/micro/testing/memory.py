@@ -12,28 +12,33 @@ from micro.client import Client
 from micro.config import Options
 from micro.registry.memory import MemoryRegistry
 from micro.selector import Selector
-from micro.service import Service
+from micro.service import Parts, Service
 
-LOCAL = Options(
+MEMORY = Options(
     registry="memory",
     broker="memory",
     server_address="127.0.0.1:0",
     shutdown_timeout=5.0,
 )
-"""What a `LocalStack`'s services run with unless told otherwise."""
+"""What a `MemoryStack`'s services run with unless told otherwise."""
 
 
-class LocalStack:
+class MemoryStack:
     """A memory registry and broker, the services made on them, and a client
     that finds those services. `async with` closes all of it, in reverse order."""
 
-    def __init__(self, options: Options = LOCAL) -> None:
+    def __init__(self, options: Options = MEMORY) -> None:
         self.options = options
         self.registry = MemoryRegistry()
         self.broker = MemoryBroker()
         self.selector = Selector(self.registry)
         self.client = Client(self.registry, self.selector, options.client_timeout)
         self._started: list[Service] = []
+
+    @property
+    def parts(self) -> Parts:
+        """This stack's registry and broker, for a `build_service(..., **stack.parts)`."""
+        return {"registry": self.registry, "broker": self.broker}
 
     def service(self, name: str, version: str = "latest", **options: Any) -> Service:
         """A service on this stack's registry and broker; `options` override
@@ -66,7 +71,7 @@ class LocalStack:
         await self.broker.disconnect()
         await self.registry.close()
 
-    async def __aenter__(self) -> LocalStack:
+    async def __aenter__(self) -> MemoryStack:
         await self.broker.connect()
         return self
 
@@ -79,4 +84,4 @@ class LocalStack:
         await self.close()
 
 
-__all__: Sequence[str] = ["LOCAL", "LocalStack"]
+__all__: Sequence[str] = ["MEMORY", "MemoryStack"]
