@@ -1,21 +1,15 @@
-import pytest
+"""consignment-service reads only its database URL (the reading itself is
+`shippy_kit.config`'s, tested in shared/kit/tests/test_config.py)."""
+
+from dataclasses import fields
+
 from consignment_service.config import Config
-from micro.config import ConfigError
 
 
-def test_the_database_url_comes_from_the_environment() -> None:
-    config = Config.from_env({"DATABASE_URL": "postgresql://shippy@db/shippy"})
+def test_its_only_setting_is_its_database() -> None:
+    config = Config.from_env(
+        {"DATABASE_URL": "postgresql://db/consignment", "JWT_SECRET": "s" * 48}
+    )
 
-    assert config.database_url == "postgresql://shippy@db/shippy"
-
-
-@pytest.mark.parametrize("env", [{}, {"DATABASE_URL": "  "}])
-def test_the_database_url_is_required(env: dict[str, str]) -> None:
-    with pytest.raises(ConfigError, match="DATABASE_URL is required"):
-        Config.from_env(env)
-
-
-def test_the_database_url_stays_out_of_the_repr() -> None:
-    config = Config(database_url="postgresql://shippy:secret@db/shippy")
-
-    assert "secret" not in repr(config)
+    assert config.database_url == "postgresql://db/consignment"
+    assert [f.name for f in fields(config)] == ["database_url"]

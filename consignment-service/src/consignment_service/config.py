@@ -1,28 +1,8 @@
-"""consignment-service's own settings, read from environment variables.
+"""consignment-service's own settings: only its database, `DATABASE_URL` (required),
+read as `shippy_kit.config` says. The micro core's: see `micro.config`."""
 
-| variable       | meaning                                              | default  |
-|----------------|------------------------------------------------------|----------|
-| `DATABASE_URL` | PostgreSQL connection string (libpq URL or key=value) | required |
-
-The micro core reads its own variables (`MICRO_*`, `NATS_URL`): see `micro.config`.
-Error messages name the variable but never repeat the database URL, which may
-hold a password.
-"""
-
-from __future__ import annotations
-
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-from micro.config import required
+from shippy_kit.config import DatabaseConfig
 
 
-@dataclass(frozen=True)
-class Config:
-    database_url: str = field(repr=False)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
-        env = os.environ if env is None else env
-        return cls(database_url=required(env, "DATABASE_URL"))
+class Config(DatabaseConfig):
+    """`Config.from_env()` reads consignment-service's settings from the environment."""
