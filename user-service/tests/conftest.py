@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # the generated stubs type an aio stub as UserServiceAsyncStu
     from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub as Users
 
 
-
 @pytest.fixture
 async def repository(database_pool: Pool) -> UserRepository:
     repository = UserRepository(database_pool)

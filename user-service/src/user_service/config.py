@@ -8,6 +8,9 @@
 | `JWT_ISSUER`       | `iss` claim put in and required of every token                  | `shippy.user` |
 | `JWT_TTL`          | seconds a token stays valid (a whole number)                    | `3600`        |
 | `BCRYPT_ROUNDS`    | bcrypt cost factor, 4 to 31; each step doubles the work         | `12`          |
+| `OUTBOX_RELAY`     | `on`: this instance publishes the outbox's events; `off`: it    | `on`          |
+|                    | only stores them (another instance, or a later start, sends     |               |
+|                    | them; the crash tests use it to stop between commit and publish)|               |
 
 The micro core reads its own variables (`MICRO_*`, `NATS_URL`): see `micro.config`.
 Error messages name the variable but never repeat a secret or the database URL,
@@ -35,6 +38,7 @@ class Config:
     jwt_issuer: str = "shippy.user"
     jwt_ttl: int = 3600
     bcrypt_rounds: int = 12
+    outbox_relay: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -52,6 +56,7 @@ class Config:
                 minimum=MIN_BCRYPT_ROUNDS,
                 maximum=MAX_BCRYPT_ROUNDS,
             ),
+            outbox_relay=_on_off(env, "OUTBOX_RELAY", cls.outbox_relay),
         )
 
 
@@ -62,3 +67,12 @@ def _secret(env: Mapping[str, str], name: str) -> str:
             f"{name} must be at least {MIN_SECRET_LENGTH} characters long (it has {len(value)})"
         )
     return value
+
+
+def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("on", "off"):
+        raise ConfigError(f"{name}={raw!r}: must be on or off")
+    return raw == "on"

@@ -2,19 +2,21 @@
 
 Storage is the repository's job; this module holds no SQL. Every method
 raises `micro.errors` exceptions, which the server turns into status codes.
+`UserCreated` goes through the outbox: it is stored in the transaction that
+stores the user, and the service's relay publishes it after the commit, so a
+crash or a broker outage between the two loses no event.
 No response, event or log line carries a password, a hash or a token.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from micro.errors import AlreadyExists, NotFound, Unauthenticated
-from micro.pubsub import Publisher
+from micro.pubsub import Publisher, new_event_id
 from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
 
 from user_service import validation
@@ -49,13 +51,15 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
         password = validation.password(request.password)
         password_hash = await self._passwords.hash(password)
         try:
-            user = await self._repository.create(
-                name=name, company=company, email=email, password_hash=password_hash
-            )
+            async with self._repository.transaction():  # the user and its event, or neither
+                user = await self._repository.create(
+                    name=name, company=company, email=email, password_hash=password_hash
+                )
+                event = _created_event(user)
+                await self._user_created.publish(event, event_id=event.event_id)
         except EmailTaken:
             raise AlreadyExists("a user with this email already exists") from None
-        log.info("user created id=%s", user.id)
-        await self._publish_created(user)
+        log.info("user created id=%s event=%s", user.id, event.event_id)
         return user_pb2.CreateResponse(user=_to_message(user))
 
     async def Get(
@@ -97,21 +101,16 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
             user_id=token.user_id, expires_at=_timestamp(token.expires_at)
         )
 
-    async def _publish_created(self, user: User) -> None:
-        event = events_pb2.UserCreated(
-            event_id=uuid.uuid4().hex,
-            occurred_at=_timestamp(datetime.now(UTC)),
-            user_id=str(user.id),
-            name=user.name,
-            email=user.email,
-            company=user.company,
-        )
-        try:
-            await self._user_created.publish(event, event_id=event.event_id)
-        except Exception:
-            # The user is stored and the caller should hear so; a lost event
-            # means a missing welcome email, which the log records.
-            log.exception("user.created not published for id=%s", user.id)
+
+def _created_event(user: User) -> events_pb2.UserCreated:
+    return events_pb2.UserCreated(
+        event_id=new_event_id(),
+        occurred_at=_timestamp(user.created_at),
+        user_id=str(user.id),
+        name=user.name,
+        email=user.email,
+        company=user.company,
+    )
 
 
 def _to_message(user: User) -> user_pb2.User:

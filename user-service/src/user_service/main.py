@@ -1,13 +1,14 @@
-"""Wiring only: configuration, database pool, repository, publisher, handler, service."""
+"""Wiring only: configuration, database pool, repository, outbox publisher, handler, service."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Unpack
 
-from micro import Options, Service
+from micro import Options, Publisher, Service
 from micro.service import Parts
 from shippy.user.v1 import events_pb2, user_pb2_grpc
+from shippy_kit.outbox import PostgresOutbox
 from shippy_kit.postgres import connection_pool, serve_database
 from shippy_kit.runner import run_service
 
@@ -26,15 +27,27 @@ def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> S
     replace the ones `options` name, as tests do with a `MemoryStack`'s."""
     pool = connection_pool(config.database_url, name="users", timeout=config.database_timeout)
     repository = UserRepository(pool)
+    outbox = PostgresOutbox(pool)
     service = Service(SERVICE_NAME, version=__version__, options=options, **parts)
+    user_created = (
+        service.publisher("user.created", events_pb2.UserCreated, outbox=outbox)
+        if config.outbox_relay
+        else Publisher("user.created", events_pb2.UserCreated, outbox)  # stored, not sent
+    )
     handler = UserHandler(
         repository,
         PasswordHasher(config.bcrypt_rounds),
         Tokens(config.jwt_secret, config.jwt_issuer, timedelta(seconds=config.jwt_ttl)),
-        service.publisher("user.created", events_pb2.UserCreated),
+        user_created,
     )
     service.handle(user_pb2_grpc.add_UserServiceServicer_to_server, handler)
-    serve_database(service, pool, on_open=repository.create_schema)
+
+    async def create_schema() -> None:
+        await repository.create_schema()
+        await outbox.create_schema()
+
+    serve_database(service, pool, on_open=create_schema)
+    service.after_stop(outbox.close)
     return service
 
 

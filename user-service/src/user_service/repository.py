@@ -7,12 +7,13 @@ a unique index on `lower(email)` makes them unique regardless of case.
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
 from psycopg.rows import class_row
-from shippy_kit.postgres import Pool, connection, create_schema
+from shippy_kit.postgres import Connection, Pool, connection, create_schema, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -58,8 +59,14 @@ class UserRepository:
         """Create the table and its indexes if they do not exist yet."""
         await create_schema(self._pool, SCHEMA)
 
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """Everything inside commits together: `create` and the outbox write of
+        its `UserCreated` event, say. Either both are stored or neither is."""
+        return transaction(self._pool)
+
     async def create(self, *, name: str, company: str, email: str, password_hash: str) -> User:
-        """Store a new user, committed when this returns. Raises `EmailTaken`."""
+        """Store a new user, committed when this returns unless inside
+        `transaction()`, which then commits it. Raises `EmailTaken`."""
         try:
             async with connection(self._pool) as conn, conn.transaction():
                 cursor = conn.cursor(row_factory=class_row(User))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, LiteralString, TypeAlias
 
 import psycopg
@@ -33,6 +34,8 @@ CONNECT_TIMEOUT = 10.0
 SCHEMA_LOCK = 0x4D49_4352_4F53  # any constant: serialises schema creation across replicas
 
 log = logging.getLogger("shippy_kit.postgres")
+
+_transaction: ContextVar[tuple[Pool, Connection] | None] = ContextVar("transaction", default=None)
 
 
 class DatabaseUnavailable(Unavailable):
@@ -85,8 +88,13 @@ async def connection(pool: Pool) -> AsyncIterator[Connection]:
     """A pooled connection; connection failures become `DatabaseUnavailable`.
 
     The pool drops a connection that broke, so the next call gets a fresh one
-    once the database is back.
+    once the database is back. Inside `transaction(pool)`, it is that
+    transaction's connection.
     """
+    current = _transaction.get()
+    if current is not None and current[0] is pool:
+        yield current[1]
+        return
     try:
         async with pool.connection() as conn:
             yield conn
@@ -94,6 +102,31 @@ async def connection(pool: Pool) -> AsyncIterator[Connection]:
         reason = str(error).strip()
         log.warning("database unavailable: %s", reason)
         raise DatabaseUnavailable(reason) from error
+
+
+@asynccontextmanager
+async def transaction(pool: Pool) -> AsyncIterator[Connection]:
+    """One transaction for everything done through `connection(pool)` inside
+    the block, in this task: it all commits when the block ends, or, when the
+    block raises, none of it does. A repository call and an outbox write
+    (shippy_kit.outbox) then share one commit, without either knowing the other."""
+    current = _transaction.get()
+    if current is not None and current[0] is pool:
+        async with current[1].transaction():  # nested: a savepoint
+            yield current[1]
+        return
+    async with connection(pool) as conn, conn.transaction():
+        token = _transaction.set((pool, conn))
+        try:
+            yield conn
+        finally:
+            _transaction.reset(token)
+
+
+def in_transaction(pool: Pool) -> Connection | None:
+    """The connection of the `transaction(pool)` this task is in, if any."""
+    current = _transaction.get()
+    return current[1] if current is not None and current[0] is pool else None
 
 
 async def create_schema(pool: Pool, schema: LiteralString) -> None:

@@ -23,14 +23,14 @@ import logging
 import random
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from google.protobuf.message import Message as ProtoMessage
 
 from micro.broker import Broker, Message, Subscription
 from micro.codec import CODECS, PROTOBUF, Codec, CodecError, ProtobufCodec
 
-__all__ = ["CONTENT_TYPE", "MICRO_ID", "EventInfo", "Publisher", "Subscriber"]
+__all__ = ["CONTENT_TYPE", "MICRO_ID", "Destination", "EventInfo", "Publisher", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,22 @@ class EventInfo(NamedTuple):
     headers: Mapping[str, str]
 
 
+class Destination(Protocol):
+    """Where a publisher writes: a `Broker`, or an `Outbox` (micro.outbox)
+    that holds the event in a transaction until its relay sends it."""
+
+    async def publish(self, topic: str, data: bytes, headers: Mapping[str, str]) -> None: ...
+
+
 class Publisher(Generic[M]):
-    """Publishes events of one message type on one topic."""
+    """Publishes events of one message type on one topic, to a broker or an outbox."""
 
     def __init__(
-        self, topic: str, message_type: type[M], broker: Broker, codec: Codec | None = None
+        self,
+        topic: str,
+        message_type: type[M],
+        broker: Destination,
+        codec: Codec | None = None,
     ) -> None:
         self.topic = topic
         self.message_type = message_type

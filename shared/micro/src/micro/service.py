@@ -10,12 +10,14 @@
     await service.run()   # until SIGTERM or SIGINT
 
 `start()` runs, in order: before-start hooks, the server listens, the broker
-connects, subscribers attach, the service registers (and re-registers every
-`register_interval`, with `register_ttl`), health turns SERVING, after-start
-hooks. `stop()` undoes it: before-stop hooks, health NOT_SERVING, deregister,
-stop taking new work and wait for in-flight RPCs and event handlers (at most
-`shutdown_timeout`), close the server, disconnect the broker, close the
-registry and the client's channels, after-stop hooks.
+connects, subscribers attach, outbox relays start, the service registers (and
+re-registers every `register_interval`, with `register_ttl`), health turns
+SERVING, after-start hooks. `stop()` undoes it: before-stop hooks, health
+NOT_SERVING, deregister, stop taking new work and wait for in-flight RPCs and
+event handlers (at most `shutdown_timeout`), close the server, stop the
+outbox relays (what they had not sent yet stays in the outbox for the next
+start), disconnect the broker, close the registry and the client's channels,
+after-stop hooks.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from micro import plugins
 from micro.broker import Broker, Subscription
 from micro.client import Client
 from micro.config import Options
+from micro.outbox import Outbox, OutboxRelay
 from micro.pubsub import Publisher, Subscriber
 from micro.registry import Node, Registry, ServiceRecord
 from micro.selector import Selector, Strategy
@@ -102,6 +105,7 @@ class Service:
         self.server = Server(options.server_address, interceptors, self.transport)
         self._subscribers: list[Subscriber[Any]] = []
         self._subscriptions: list[Subscription] = []
+        self._relays: list[OutboxRelay] = []
         self._hooks: dict[Stage, list[Callable[[], Awaitable[None]]]] = {
             "before_start": [],
             "after_start": [],
@@ -111,6 +115,9 @@ class Service:
         self._state: Literal["new", "starting", "started", "stopped"] = "new"
         self._record: ServiceRecord | None = None
         self._tasks = Tasks(name)
+        self._relaying = Tasks(f"{name} outbox")
+        """The relays run until the server has finished its in-flight calls,
+        so that what those calls wrote to an outbox is sent before the broker closes."""
         self._stop_requested = asyncio.Event()
         self._stopping = asyncio.Lock()
 
@@ -128,9 +135,21 @@ class Service:
         one that calls other services can take a stub of `service.client`."""
         self.server.wrap(interceptor)
 
-    def publisher(self, topic: str, message_type: type[M]) -> Publisher[M]:
-        """A publisher of `message_type` events on `topic`, on this service's broker."""
-        return Publisher(topic, message_type, self.broker)
+    def publisher(
+        self, topic: str, message_type: type[M], *, outbox: Outbox | None = None
+    ) -> Publisher[M]:
+        """A publisher of `message_type` events on `topic`, on this service's broker.
+
+        With `outbox`, it writes each event in the caller's database
+        transaction instead, and the service relays the outbox's events to
+        its broker while it runs (see `micro.outbox`)."""
+        if outbox is None:
+            return Publisher(topic, message_type, self.broker)
+        if self._state != "new":
+            raise RuntimeError("outbox publishers must be made before the service starts")
+        if all(relay.outbox is not outbox for relay in self._relays):
+            self._relays.append(OutboxRelay(outbox, self.broker.publish))
+        return Publisher(topic, message_type, outbox)
 
     def subscriber(
         self, topic: str, queue: str | None = None
@@ -168,6 +187,8 @@ class Service:
             await self.broker.connect()
             for subscriber in self._subscribers:
                 self._subscriptions.append(await subscriber.attach(self.broker))
+            for relay in self._relays:
+                self._relaying.spawn(relay.run(), name="outbox relay")
             self._record = self._make_record()
             await self.registry.register(self._record, self.options.register_ttl)
             self._tasks.spawn(self._keep_registered(self._record), name="registry heartbeat")
@@ -228,6 +249,7 @@ class Service:
             self._attempt("server stop", self.server.stop(self.options.shutdown_timeout)),
             self._attempt("unsubscribe", self._unsubscribe_all()),
         )
+        await self._relaying.aclose()
         if self._owns_broker:
             await self._attempt("broker disconnect", self.broker.disconnect())
         await self._close_clients()
