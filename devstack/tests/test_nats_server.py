@@ -3,10 +3,17 @@ storage that syncs every write to disk before it acknowledges it."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import nats
-from devstack.nats import NatsServer
+from devstack.nats import NatsServer, nats_server_binary, wait_until
+from devstack.ports import free_port
+
+COMPOSE_CONFIG = Path(__file__).parents[2] / "docker" / "nats-server.conf"
 
 
 def test_jetstream_stores_files_and_syncs_every_write(nats_server: NatsServer) -> None:
@@ -48,3 +55,36 @@ async def test_an_acknowledged_message_survives_sigkill(tmp_path: Path) -> None:
 
     assert server.port == port
     assert message.data == b"ada@example.com"
+
+
+def test_docker_composes_nats_syncs_every_write_too(tmp_path: Path) -> None:
+    """docker/nats-server.conf, run by the wheel's nats-server on loopback
+    ports, with its store moved from the container's /data to a temp dir."""
+    text = COMPOSE_CONFIG.read_text()
+    assert '"/data"' in text
+    config = tmp_path / "nats-server.conf"
+    config.write_text(text.replace('"/data"', json.dumps(str(tmp_path / "data"))))
+    port, monitor_port = free_port(), free_port()
+    command = [nats_server_binary(), "-c", str(config), "-a", "127.0.0.1"]
+    command += ["-p", str(port), "-m", str(monitor_port)]
+
+    def varz() -> Any:
+        url = f"http://127.0.0.1:{monitor_port}/varz"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.load(response)
+
+    def answers() -> bool:
+        try:
+            return bool(varz())
+        except OSError:
+            return False
+
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as server:
+        try:
+            wait_until(answers, 15, "the compose config's nats-server to answer")
+            jetstream = varz()["jetstream"]["config"]
+        finally:
+            server.terminate()
+
+    assert jetstream["sync_always"] is True
+    assert jetstream["store_dir"] == str(tmp_path / "data" / "jetstream")
