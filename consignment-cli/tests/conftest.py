@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from consignment_cli.main import main
-from devstack.testing import RunCli, cli_runner
-from micro import Options, Service
+from devstack.testing import RunCli, cli_runner, serving
 from micro.errors import FailedPrecondition, Unauthenticated
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
 
@@ -61,26 +60,12 @@ class FakeShipping(consignment_pb2_grpc.ShippingServiceServicer):
 
 
 @pytest.fixture
-def stack_env(monkeypatch: pytest.MonkeyPatch, nats_url: str) -> str:
-    """The environment a user has after `make run`: NATS_URL, and no token yet."""
-    for name in ("MICRO_BROKER_ADDRESS", "MICRO_REGISTRY", "MICRO_CLIENT_TIMEOUT", "SHIPPY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NATS_URL", nats_url)
-    return nats_url
-
-
-@pytest.fixture
 async def shipping(stack_env: str) -> AsyncIterator[FakeShipping]:
     """A ShippingService registered as "shippy.consignment" in the NATS registry."""
     fake = FakeShipping()
-    service = Service(
-        "shippy.consignment",
-        options=Options(registry="nats", broker="nats", nats_url=stack_env),
-    )
-    service.handle(consignment_pb2_grpc.add_ShippingServiceServicer_to_server, fake)
-    await service.start()
-    yield fake
-    await service.stop()
+    add = consignment_pb2_grpc.add_ShippingServiceServicer_to_server
+    async with serving("shippy.consignment", add, fake, stack_env):
+        yield fake
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from devstack.testing import RunCli, cli_runner
+from devstack.testing import RunCli, cli_runner, serving
 from google.protobuf.timestamp_pb2 import Timestamp
-from micro import Options, Service
 from micro.errors import InvalidArgument, NotFound, Unauthenticated
 from shippy.user.v1 import user_pb2, user_pb2_grpc
+from shippy.user.v1.user_pb2_grpc import add_UserServiceServicer_to_server
 from user_cli.main import main
 
 Context = grpc.aio.ServicerContext[object, object]
@@ -76,26 +76,11 @@ def an_hour_from_now() -> Timestamp:
 
 
 @pytest.fixture
-def stack_env(monkeypatch: pytest.MonkeyPatch, nats_url: str) -> str:
-    """The environment a user has after `make run`: NATS_URL and nothing else."""
-    for name in ("MICRO_BROKER_ADDRESS", "MICRO_REGISTRY", "MICRO_CLIENT_TIMEOUT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NATS_URL", nats_url)
-    return nats_url
-
-
-@pytest.fixture
 async def users(stack_env: str) -> AsyncIterator[FakeUsers]:
     """A UserService registered as "shippy.user" in the NATS registry."""
     fake = FakeUsers()
-    service = Service(
-        "shippy.user",
-        options=Options(registry="nats", broker="nats", nats_url=stack_env),
-    )
-    service.handle(user_pb2_grpc.add_UserServiceServicer_to_server, fake)
-    await service.start()
-    yield fake
-    await service.stop()
+    async with serving("shippy.user", add_UserServiceServicer_to_server, fake, stack_env):
+        yield fake
 
 
 @pytest.fixture

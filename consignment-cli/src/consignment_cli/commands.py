@@ -1,7 +1,7 @@
 """The calls consignment-cli makes to consignment-service (`shippy.consignment`).
 
-Every call carries the user's token as `authorization: Bearer <token>`
-metadata. Each returns the service's reply as it came; `output` decides how
+Every call carries the user's token (`shippy_kit.cli.bearer`: `authorization:
+Bearer <token>` metadata). Each returns the service's reply as it came; `output` decides how
 it looks. A failed call raises the `micro.errors` class of its status code.
 """
 
@@ -12,14 +12,9 @@ from contextlib import asynccontextmanager
 
 from micro import Options
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
-from shippy_kit.cli import connect
+from shippy_kit.cli import bearer, connect
 
 SERVICE = "shippy.consignment"
-
-
-def bearer(token: str) -> tuple[tuple[str, str], ...]:
-    """Call metadata that carries `token`, as consignment-service expects it."""
-    return (("authorization", f"Bearer {token}"),)
 
 
 @asynccontextmanager

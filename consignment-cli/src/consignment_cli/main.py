@@ -1,17 +1,13 @@
-"""consignment-cli's command line: parse the arguments, make one call, print the reply.
-
-Exit codes: 0 done; 1 the stack answered with an error or could not be
-reached; 2 the command line, the consignment file or the token was wrong
-(nothing was sent). An error is one line on stderr, `consignment-cli:
-<message>`, never a traceback.
-"""
+"""consignment-cli's command line: its subcommands, and the token every call
+carries. Parsing, exit codes (2 also for a wrong consignment file or a missing
+token) and one-line errors are `shippy_kit.cli`'s, as for every Shippy CLI."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from typing import Any
 
 from google.protobuf.message import Message
@@ -43,11 +39,6 @@ the repository's consignment.json is one):
 It finds consignment-service through the registry on NATS at NATS_URL
 (default nats://127.0.0.1:4222); `make run` starts the whole stack.
 """
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit code (the console script exits with it)."""
-    return build_cli().main(argv)
 
 
 def build_cli() -> CommandLine:
@@ -98,6 +89,9 @@ def _token(args: argparse.Namespace) -> str:
         raise CliError(NO_TOKEN, USAGE_ERROR)
     return token
 
+
+main = build_cli().main
+"""Runs one command, returns its exit code: the console script `consignment-cli`."""
 
 if __name__ == "__main__":
     sys.exit(main())

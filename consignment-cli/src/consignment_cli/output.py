@@ -3,9 +3,8 @@ for scripts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from shippy.consignment.v1 import consignment_pb2
+from shippy_kit.cli import table
 
 
 def created(reply: consignment_pb2.CreateConsignmentResponse) -> str:
@@ -30,11 +29,3 @@ def consignments(reply: consignment_pb2.GetConsignmentsResponse) -> str:
 
 def _containers(count: int) -> str:
     return f"{count} container" + ("" if count == 1 else "s")
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
-    return "\n".join(
-        "  ".join(f"{cell:<{width}}" for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in [headers, *rows]
-    )

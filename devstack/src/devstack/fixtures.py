@@ -23,6 +23,7 @@ from devstack.nats_cluster import NatsCluster
 from devstack.postgres import DatabaseOutage, PostgresServer, create_database, drop_database
 from devstack.smtp import SmtpServer
 from devstack.stack import LocalStack
+from devstack.testing import stack_environment
 from devstack.unprivileged import scratch_dir
 
 
@@ -35,6 +36,13 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 @pytest.fixture(scope="session")
 def nats_url(nats_server: NatsServer) -> str:
     return nats_server.url
+
+
+@pytest.fixture
+def stack_env(monkeypatch: pytest.MonkeyPatch, nats_url: str) -> str:
+    """The environment a user has after `make run`, for running a CLI: NATS_URL
+    (the session's NATS), no MICRO_ overrides, no token yet. Returns NATS_URL."""
+    return stack_environment(monkeypatch, nats_url)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Test helpers: running a program as a user would. (Waiting on a condition
+"""Test helpers: running a program as a user would, in the environment a user
+has, against a service found through the NATS registry. (Waiting on a condition
 with a deadline is `micro.testing.eventually`.)"""
 
 from __future__ import annotations
@@ -8,12 +9,15 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import pytest
+from micro import Options, Service
 
 T = TypeVar("T")
+S = TypeVar("S")
 RunCli = Callable[..., Awaitable[tuple[int, str, str]]]
 
 
@@ -49,3 +53,27 @@ def cli_runner(
         return code, out, err
 
     return run
+
+
+def stack_environment(monkeypatch: pytest.MonkeyPatch, nats_url: str) -> str:
+    """Make this test's environment the one a user has after `make run`:
+    NATS_URL, no MICRO_ overrides, no token yet. Returns `nats_url`."""
+    for name in ("MICRO_BROKER_ADDRESS", "MICRO_REGISTRY", "MICRO_CLIENT_TIMEOUT", "SHIPPY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NATS_URL", nats_url)
+    return nats_url
+
+
+@asynccontextmanager
+async def serving(
+    name: str, add_to_server: Callable[[S, Any], None], servicer: S, nats_url: str
+) -> AsyncIterator[Service]:
+    """`servicer` served by a real micro Service registered as `name` in the
+    NATS registry at `nats_url`, where a CLI finds it, until the block ends."""
+    service = Service(name, options=Options(registry="nats", broker="nats", nats_url=nats_url))
+    service.handle(add_to_server, servicer)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()

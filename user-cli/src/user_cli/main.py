@@ -1,15 +1,11 @@
-"""user-cli's command line: parse the arguments, make one call, print the reply.
-
-Exit codes: 0 done; 1 the stack answered with an error or could not be
-reached; 2 the command line was wrong (argparse's own code). An error is one
-line on stderr, `user-cli: <message>`, never a traceback.
-"""
+"""user-cli's command line: its subcommands and their arguments. Parsing,
+exit codes and one-line errors are `shippy_kit.cli`'s, as for every Shippy CLI."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from typing import Any
 
 from google.protobuf.message import Message
@@ -32,11 +28,6 @@ examples:
 It finds user-service through the registry on NATS at NATS_URL
 (default nats://127.0.0.1:4222); `make run` starts the whole stack.
 """
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the exit code (the console script exits with it)."""
-    return build_cli().main(argv)
 
 
 def build_cli() -> CommandLine:
@@ -139,6 +130,9 @@ def _add_password_options(parser: argparse.ArgumentParser) -> None:
         help="read the password from the first line of stdin",
     )
 
+
+main = build_cli().main
+"""Runs one command, returns its exit code: the console script `user-cli`."""
 
 if __name__ == "__main__":
     sys.exit(main())

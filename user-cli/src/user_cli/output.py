@@ -3,11 +3,11 @@ for scripts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from shippy.user.v1 import user_pb2
+from shippy_kit.cli import table
 
 
 def created(reply: user_pb2.CreateResponse) -> str:
@@ -53,11 +53,3 @@ def timestamp(value: Timestamp) -> str:
 def fields(*pairs: tuple[str, str]) -> str:
     width = max(len(label) for label, _ in pairs) + 1
     return "\n".join(f"{label + ':':<{width}} {value}" for label, value in pairs)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
-    return "\n".join(
-        "  ".join(f"{cell:<{width}}" for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in [headers, *rows]
-    )

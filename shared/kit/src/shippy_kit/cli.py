@@ -4,14 +4,16 @@
     get = cli.subcommand("get", "show one user", "user-cli get ID", command=_get, render=_user)
     get.add_argument("id")
 
-    def main(argv: Sequence[str] | None = None) -> int:
-        return cli.main(argv)
+    main = cli.main     # the console script: `user-cli = "user_cli.main:main"`
 
 Every command takes --json and --timeout, before or after the subcommand.
 A command is `(args, options) -> coroutine of the reply`; it reaches the stack
-with `connect(options)`. Exit codes: 0 done; 1 the stack answered with an
-error or could not be reached; 2 the command line was wrong. An error is one
-line on stderr, `<prog>: <message>`, never a traceback.
+with `connect(options)`, and a call that needs the user's token sends
+`metadata=bearer(token)`. Exit codes: 0 done; 1 the stack answered with an
+error or could not be reached; 2 the command line was wrong (nothing was
+sent). An error is one line on stderr, `<prog>: <message>`, never a traceback.
+A reply is printed by the subcommand's `render` (`table` lays rows out), or
+with --json by `as_json`.
 """
 
 from __future__ import annotations
@@ -162,6 +164,11 @@ async def check_nats(url: str, *, connect_timeout: float = NATS_CONNECT_TIMEOUT)
     await connection.close()
 
 
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata that carries the user's `token`, as the services read it."""
+    return (("authorization", f"Bearer {token}"),)
+
+
 def describe(error: MicroError) -> str:
     """The line to print for an error the stack answered with."""
     if isinstance(error, ServiceNotFound):
@@ -173,6 +180,15 @@ def as_json(reply: Message) -> str:
     """The reply in protobuf's JSON mapping (camelCase names), every field shown."""
     return json.dumps(
         json_format.MessageToDict(reply, always_print_fields_with_no_presence=True), indent=2
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """`rows` under `headers`, each column as wide as its widest cell."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    return "\n".join(
+        "  ".join(f"{cell:<{width}}" for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [headers, *rows]
     )
 
 
