@@ -3,7 +3,8 @@
 | variable                  | meaning                                                  | default                 |
 |---------------------------|----------------------------------------------------------|-------------------------|
 | `MICRO_REGISTRY`          | registry plugin: `nats`, `memory` (this service only), … | `nats`                  |
-| `MICRO_BROKER`            | broker plugin: `nats`, `jetstream`, `memory`, …          | `nats`                  |
+| `MICRO_BROKER`            | broker plugin: `jetstream` (at least once), `nats` (at   | `jetstream`             |
+|                           | most once), `memory` (this service only), …              |                         |
 | `MICRO_TRANSPORT`         | transport plugin: `grpc`, …                              | `grpc`                  |
 | `MICRO_BROKER_ADDRESS`    | NATS URL for the broker and the NATS registry            | `NATS_URL`              |
 | `NATS_URL`                | the same, under the name NATS tools use                  | `nats://127.0.0.1:4222` |
@@ -19,6 +20,19 @@
 | `MICRO_SELECTOR`          | `round_robin` or `random`                                | `round_robin`           |
 | `MICRO_CLIENT_TIMEOUT`    | deadline of every client call, in seconds                | `5`                     |
 | `MICRO_SHUTDOWN_TIMEOUT`  | seconds a stop waits for in-flight work                  | `10`                    |
+
+The JetStream broker's settings (`JetStreamSettings`, read whatever the broker):
+
+| variable                           | meaning                                         | default |
+|------------------------------------|-------------------------------------------------|---------|
+| `MICRO_JETSTREAM_REPLICAS`         | copies of each stream (1 on one server, 3 on a  | `1`     |
+|                                    | cluster)                                        |         |
+| `MICRO_JETSTREAM_DUPLICATE_WINDOW` | seconds a stream remembers a `Micro-Id` to drop | `3600`  |
+|                                    | its duplicates                                  |         |
+| `MICRO_JETSTREAM_ACK_WAIT`         | seconds without an answer from a handler before | `60`    |
+|                                    | the event is delivered again                    |         |
+| `MICRO_JETSTREAM_MAX_DELIVER`      | attempts before an event goes to the dead       | `5`     |
+|                                    | letters                                         |         |
 
 Plugins are found by name among the installed packages' entry points
 (`micro.plugins`); an unknown name is an error that lists the installed ones.
@@ -41,9 +55,39 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class JetStreamSettings:
+    """How the JetStream broker keeps events and delivers them (micro.broker.jetstream).
+
+    The dedupe window is an hour: far longer than the outbox relay's longest
+    retry delay (30 s), so that an event published again after a long NATS
+    outage is still recognised and dropped. The ack wait (60 s) is longer than
+    the slowest handler Shippy has (email-service's 30 s SMTP timeout), and a
+    handler that runs longer than half of it tells the server it is still at
+    work, so the event is not delivered elsewhere meanwhile."""
+
+    replicas: int = 1
+    duplicate_window: float = 3600.0
+    ack_wait: float = 60.0
+    max_deliver: int = 5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> JetStreamSettings:
+        return cls(
+            replicas=whole_number(
+                env, "MICRO_JETSTREAM_REPLICAS", cls.replicas, minimum=1, maximum=5
+            ),
+            duplicate_window=seconds(env, "MICRO_JETSTREAM_DUPLICATE_WINDOW", cls.duplicate_window),
+            ack_wait=seconds(env, "MICRO_JETSTREAM_ACK_WAIT", cls.ack_wait),
+            max_deliver=whole_number(
+                env, "MICRO_JETSTREAM_MAX_DELIVER", cls.max_deliver, minimum=1
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Options:
     registry: str = "nats"
-    broker: str = "nats"
+    broker: str = "jetstream"
     transport: str = "grpc"
     nats_url: str = DEFAULT_NATS_URL
     server_address: str = "127.0.0.1:0"
@@ -56,6 +100,7 @@ class Options:
     selector: str = "round_robin"
     client_timeout: float = 5.0
     shutdown_timeout: float = 10.0
+    jetstream: JetStreamSettings = JetStreamSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Options:
@@ -75,6 +120,7 @@ class Options:
             selector=_choice(env, "MICRO_SELECTOR", cls.selector, ("round_robin", "random")),
             client_timeout=seconds(env, "MICRO_CLIENT_TIMEOUT", cls.client_timeout),
             shutdown_timeout=seconds(env, "MICRO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
+            jetstream=JetStreamSettings.from_env(env),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
