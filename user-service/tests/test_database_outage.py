@@ -5,13 +5,16 @@ pool uses it again without a restart. Only the test's own database goes down
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
+import grpc.aio
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from micro import Service
 from micro.errors import Unavailable
-from micro.testing import first_success
+from micro.testing import eventually, first_success
 from shippy.user.v1 import user_pb2
 from shippy_kit.postgres import DatabaseUnavailable, connection_pool, open_pool
 from user_service.config import Config
@@ -102,3 +105,28 @@ async def test_opening_a_pool_without_a_database_says_unavailable(
             await open_pool(pool, connect_timeout=0.5)
 
     assert caught.value.reason == "no connection within 0.5s"
+
+
+async def test_health_says_not_serving_while_the_database_is_away(
+    service: Service, database_outage: DatabaseOutage
+) -> None:
+    async with grpc.aio.insecure_channel(service.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+
+        async def status() -> int:
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
+            return int(reply.status)
+
+        async with database_outage():
+            await eventually(
+                lambda: status_is(status, health_pb2.HealthCheckResponse.NOT_SERVING),
+                waiting_for="NOT_SERVING during the outage",
+            )
+        await eventually(
+            lambda: status_is(status, health_pb2.HealthCheckResponse.SERVING),
+            waiting_for="SERVING once the database is back",
+        )
+
+
+async def status_is(status: Callable[[], Awaitable[int]], expected: int) -> bool:
+    return await status() == expected

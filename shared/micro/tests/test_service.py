@@ -143,6 +143,32 @@ async def test_health_is_serving_once_started_and_gone_once_stopped() -> None:
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
 
 
+async def test_health_follows_a_dependency_down_and_back() -> None:
+    service = vessel_service()
+    database_up = True
+
+    async def database_answers() -> bool:
+        return database_up
+
+    service.depends_on("database", database_answers)
+    await service.start()
+    try:
+        async with grpc.aio.insecure_channel(service.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            request = health_pb2.HealthCheckRequest(service="")
+
+            async def status_is(status: int) -> bool:
+                return (await health.Check(request)).status == status
+
+            await eventually(lambda: status_is(health_pb2.HealthCheckResponse.SERVING))
+            database_up = False
+            await eventually(lambda: status_is(health_pb2.HealthCheckResponse.NOT_SERVING))
+            database_up = True
+            await eventually(lambda: status_is(health_pb2.HealthCheckResponse.SERVING))
+    finally:
+        await service.stop()
+
+
 async def test_hooks_run_in_lifecycle_order() -> None:
     service = vessel_service()
     seen: list[str] = []

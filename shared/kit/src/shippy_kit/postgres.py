@@ -144,7 +144,8 @@ def serve_database(
     connect_timeout: float = CONNECT_TIMEOUT,
 ) -> None:
     """Open `pool` before `service` starts, then `on_open()` (create the schema,
-    say); close the pool after the service stops."""
+    say); close the pool after the service stops. While the database does not
+    answer, the service's health says NOT_SERVING."""
 
     @service.before_start
     async def open_database() -> None:
@@ -155,3 +156,10 @@ def serve_database(
     @service.after_stop
     async def close_database() -> None:
         await pool.close()
+
+    async def database_answers() -> bool:
+        async with pool.connection() as conn:  # not `connection()`: no warning each second
+            await conn.execute("SELECT 1")
+        return True
+
+    service.depends_on("database", database_answers)

@@ -50,8 +50,15 @@ class FastHeaderClient(Client):
         return headers
 
 
+def servers(url: str) -> list[str]:
+    """The servers of a NATS URL, which may list several, comma-separated, as
+    the NATS tools take them: "nats://a:4222,nats://b:4222" (a cluster)."""
+    return [server.strip() for server in url.split(",") if server.strip()]
+
+
 async def connect(url: str, who: str, *, connect_timeout: float = CONNECT_TIMEOUT) -> Client:
-    """A connected nats-py client; `Unavailable` when no server answers in time."""
+    """A connected nats-py client; `Unavailable` when no server answers in time.
+    With several servers in `url`, it connects to any and fails over to the others."""
     nc = FastHeaderClient()
     failures: list[Exception] = []
 
@@ -71,7 +78,7 @@ async def connect(url: str, who: str, *, connect_timeout: float = CONNECT_TIMEOU
     try:
         async with asyncio.timeout(connect_timeout):
             await nc.connect(
-                url,
+                servers(url),
                 name=who,
                 error_cb=on_error,
                 disconnected_cb=on_disconnected,

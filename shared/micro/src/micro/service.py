@@ -53,6 +53,9 @@ Hook = TypeVar("Hook", bound=Callable[[], Awaitable[None]])
 EventHandler = TypeVar("EventHandler", bound=Callable[..., Awaitable[None]])
 Stage = Literal["before_start", "after_start", "before_stop", "after_stop"]
 
+HEALTH_INTERVAL = 1.0
+"""Seconds between two looks at the dependencies a service's health follows."""
+
 
 class Parts(TypedDict, total=False):
     """The parts a `Service` takes as instances, for a `build_service` to pass on:
@@ -106,6 +109,7 @@ class Service:
         self._subscribers: list[Subscriber[Any]] = []
         self._subscriptions: list[Subscription] = []
         self._relays: list[OutboxRelay] = []
+        self._dependencies: dict[str, Callable[[], Awaitable[bool]]] = {}
         self._hooks: dict[Stage, list[Callable[[], Awaitable[None]]]] = {
             "before_start": [],
             "after_start": [],
@@ -165,6 +169,14 @@ class Service:
 
         return register
 
+    def depends_on(self, name: str, is_up: Callable[[], Awaitable[bool]]) -> None:
+        """Health follows `is_up()`: while it says False (or raises), the service
+        answers NOT_SERVING on grpc.health.v1, and SERVING again once it is back.
+        A service with subscribers depends on its broker without being told."""
+        if self._state != "new":
+            raise RuntimeError("dependencies must be added before the service starts")
+        self._dependencies[name] = is_up
+
     def before_start(self, hook: Hook) -> Hook:
         return self._add_hook("before_start", hook)
 
@@ -193,6 +205,10 @@ class Service:
             await self.registry.register(self._record, self.options.register_ttl)
             self._tasks.spawn(self._keep_registered(self._record), name="registry heartbeat")
             await self.server.set_serving(True)
+            if self._subscribers:
+                self._dependencies.setdefault(f"broker {self.broker.name}", self._broker_up)
+            if self._dependencies:
+                self._tasks.spawn(self._follow_dependencies(), name="dependency health")
             await self._run_hooks("after_start")
         except BaseException:
             logger.error("%s failed to start; closing what started", self.name)
@@ -273,6 +289,24 @@ class Service:
                 "%s: event handlers still running after %gs: cancelled", self.name, timeout
             )
 
+    async def _broker_up(self) -> bool:
+        return self.broker.connected
+
+    async def _follow_dependencies(self) -> None:
+        """Every `HEALTH_INTERVAL`, ask each dependency whether it is up, and
+        turn health to NOT_SERVING while one is not (logged once each way)."""
+        down: set[str] = set()
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL)
+            now_down = {name for name, is_up in self._dependencies.items() if not await _ask(is_up)}
+            for name in sorted(now_down - down):
+                logger.warning("%s: %s is down: health NOT_SERVING", self.name, name)
+            for name in sorted(down - now_down):
+                logger.info("%s: %s is back", self.name, name)
+            if bool(now_down) != bool(down):
+                await self.server.set_serving(not now_down)
+            down = now_down
+
     async def _keep_registered(self, record: ServiceRecord) -> None:
         while True:
             await asyncio.sleep(self.options.register_interval)
@@ -302,6 +336,14 @@ class Service:
             await action
         except Exception:
             logger.exception("%s: %s failed during stop", self.name, step)
+
+
+async def _ask(is_up: Callable[[], Awaitable[bool]]) -> bool:
+    try:
+        async with asyncio.timeout(HEALTH_INTERVAL):
+            return await is_up()
+    except Exception:  # a check that fails or hangs says "down"
+        return False
 
 
 def _dialable(address: str) -> str:

@@ -46,6 +46,11 @@ class Broker(Protocol):
     name: str
     """Short name used in messages, e.g. "memory", "nats" or "jetstream"."""
 
+    @property
+    def connected(self) -> bool:
+        """Whether it can deliver right now (False while it reconnects)."""
+        ...
+
     async def connect(self) -> None: ...
 
     async def disconnect(self) -> None:

@@ -74,6 +74,10 @@ class MemoryBroker:
         self._idle = asyncio.Event()
         self._idle.set()
 
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
     async def connect(self) -> None:
         self._connected = True
 

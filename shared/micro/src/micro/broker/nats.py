@@ -112,6 +112,10 @@ class NatsBroker:
         self._nc: Client | None = None
         self._subscriptions: set[NatsSubscription] = set()
 
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
     async def connect(self) -> None:
         if self._nc is None:
             self._nc = await connect(self.url, f"broker {self.name}")
