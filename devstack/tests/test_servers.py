@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from devstack.postgres import PostgresServer
+from devstack.processes import alive
 from devstack.smtp import SmtpServer
 from devstack.unprivileged import scratch_dir
 
@@ -90,16 +91,7 @@ def test_postgres_shuts_down_the_orphan_of_a_killed_run(data_dir: Path) -> None:
 
     with PostgresServer(data_dir, durable=False) as server, psycopg.connect(server.url) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
-    assert not is_running(orphan)
-
-
-def is_running(pid: int) -> bool:
-    """Alive and not a zombie (an orphan's zombie waits for init to reap it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in {"Z", "X"}
+    assert alive(orphan) is None  # gone, or a zombie waiting for init to reap it
 
 
 def test_postgres_refuses_a_data_directory_in_use(data_dir: Path) -> None:

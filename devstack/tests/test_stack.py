@@ -27,8 +27,7 @@ from devstack.smtp import SmtpServer
 from devstack.stack import LocalStack, StackError
 from devstack.state import kept_secret, record_port, stable_port
 from devstack.unprivileged import scratch_dir
-
-from devstack import health
+from shippy_kit.health_probe import check
 
 FAKE_SERVICE = Path(__file__).with_name("fake_service.py")
 SECRET = "s" * 48
@@ -88,7 +87,7 @@ def test_each_service_gets_its_own_database_and_only_what_it_needs(
         tmp_path, shared_servers, bin_dir=fake_bin, env={"BCRYPT_ROUNDS": "4"}
     ) as stack:
         for name in SERVICE_NAMES:
-            assert health.check(stack.address(name))
+            assert check(stack.address(name)) is None
         user_log = stack.log_text("user-service")
         email_log = stack.log_text("email-service")
         vessel_log = stack.log_text("vessel-service")
@@ -111,7 +110,7 @@ def test_extra_instances_start_and_can_be_killed(
         first = stack.instance("user-service", 0)
         assert first.returncode == -signal.SIGKILL
         assert second.running
-        assert health.check(second.address)
+        assert check(second.address) is None
         assert stack.exited() == []  # killed on purpose
     assert second.returncode == 0
     assert "user-service stopped" in stack.log_text("user-service")
@@ -202,7 +201,7 @@ def var_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_the_real_services_start_and_each_owns_a_database(var_dir: Path) -> None:
     with LocalStack(var_dir, env={"BCRYPT_ROUNDS": "4"}) as stack:
-        assert all(health.check(stack.address(name)) for name in SERVICE_NAMES)
+        assert [check(stack.address(name)) for name in SERVICE_NAMES] == [None] * 4
         assert stack.postgres is not None
         with psycopg.connect(stack.database_url("vessel-service")) as conn:
             vessels = conn.execute("SELECT count(*) FROM vessels").fetchone()

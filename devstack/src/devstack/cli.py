@@ -11,10 +11,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from micro.config import DEFAULT_NATS_URL
+
 from devstack.console import Console, ConsoleHandler
 from devstack.leftovers import stop_leftovers
 from devstack.services import SERVICE_NAMES, ServiceProcess
-from devstack.settings import DEFAULT_NATS_URL, SettingsError, StackSettings
+from devstack.settings import SettingsError, StackSettings
 from devstack.stack import LocalStack, StackCancelled, StackError, shown_path
 
 DESCRIPTION = """\

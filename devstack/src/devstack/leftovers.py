@@ -12,17 +12,21 @@ has since given to an unrelated process is never signalled.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import time
 from pathlib import Path
+
+from devstack.processes import end, started_at
+
+SAME_START = 1.0
+"""Seconds two start times of one pid may differ by and still name one process:
+the system clock, which start times are given in, may have been adjusted."""
 
 
 def remember(run_dir: Path, label: str, pid: int) -> Path:
     """Record a process we started; `forget` it once it has ended."""
     run_dir.mkdir(parents=True, exist_ok=True)
     record = run_dir / f"{label}.pid"
-    record.write_text(f"{pid} {_start_time(pid)}\n")
+    record.write_text(f"{pid} {started_at(pid)!r}\n")
     return record
 
 
@@ -39,35 +43,14 @@ def stop_leftovers(run_dir: Path, timeout: float = 15.0) -> list[str]:
     newest_first = sorted(run_dir.glob("*.pid"), key=lambda r: r.stat().st_mtime_ns, reverse=True)
     for record in newest_first:  # services before the NATS they started after
         try:
-            pid_text, started = record.read_text().split()
-            pid = int(pid_text)
+            pid_text, started_text = record.read_text().split()
+            pid, started = int(pid_text), float(started_text)
         except ValueError:
             forget(record)
             continue
-        if _start_time(pid) == started:
-            _end(pid, timeout)
+        now = started_at(pid)
+        if now is not None and abs(now - started) < SAME_START:
+            end(pid, [(signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)])
             stopped.append(record.stem)
         forget(record)
     return stopped
-
-
-def _end(pid: int, timeout: float) -> None:
-    for sig, grace in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + grace
-        while _start_time(pid) is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _start_time(pid) is None:
-            return
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time (clock ticks since boot), None once it has
-    ended (a zombie counts as ended) or where there is no /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return None
-    state, start_time = fields[0], fields[19]  # fields 3 and 22 of proc(5)
-    return None if state in {"Z", "X"} else start_time

@@ -1,27 +1,20 @@
-"""Free TCP ports on the loopback interface, and waiting for one to answer."""
+"""TCP ports on the loopback interface, chosen by `port-for`.
+
+A free port is one outside the system's ephemeral range, where the kernel
+picks the local ports of outgoing connections: a port found there by binding
+to port 0 could be taken by some connection before our server binds it.
+"""
 
 from __future__ import annotations
 
-import socket
-import time
+import port_for
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def free_port() -> int:
+    """A port nothing listens on or binds, for a server to start on."""
+    return port_for.select_random()
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
-
-
-def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> None:
-    """Return once something accepts connections on host:port."""
-    deadline = time.monotonic() + timeout
-    while not port_in_use(port, host):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"nothing answered on {host}:{port} within {timeout:.0f}s")
-        time.sleep(0.02)
+    """Whether something listens on `host:port`, or holds it bound."""
+    return port_for.port_is_used(port, host)

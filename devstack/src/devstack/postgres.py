@@ -17,7 +17,6 @@ import importlib.util
 import os
 import signal
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,9 @@ import psycopg
 from psycopg import sql
 
 from devstack.ports import free_port
+from devstack.processes import alive, command_line, end
 from devstack.unprivileged import Account, server_account
+from devstack.waiting import wait_until
 
 SUPERUSER = "postgres"
 LOG_NAME = "server.log"
@@ -199,24 +200,26 @@ class PostgresServer:
         return {"user": self.account.uid, "group": self.account.gid, "extra_groups": []}
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise PostgresError(
-                    f"postgres exited with code {self.process.returncode} while starting on "
-                    f"port {self.port}; its log ({self.log_path}) ends with:\n{self.log_tail()}"
-                )
-            try:
-                with psycopg.connect(self.url, connect_timeout=2):
-                    return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise PostgresError(
-                        f"postgres did not accept connections on port {self.port} within "
-                        f"{self.start_timeout:.0f}s; its log ends with:\n{self.log_tail()}"
-                    ) from None
-            time.sleep(0.05)
+        try:
+            wait_until(self._accepts_connections, self.start_timeout, waiting_for="postgres")
+        except TimeoutError:
+            raise PostgresError(
+                f"postgres did not accept connections on port {self.port} within "
+                f"{self.start_timeout:.0f}s; its log ends with:\n{self.log_tail()}"
+            ) from None
+
+    def _accepts_connections(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise PostgresError(
+                f"postgres exited with code {self.process.returncode} while starting on "
+                f"port {self.port}; its log ({self.log_path}) ends with:\n{self.log_tail()}"
+            )
+        try:
+            with psycopg.connect(self.url, connect_timeout=2):
+                return True
+        except psycopg.OperationalError:
+            return False
 
 
 def clear_stale_pid_file(data_dir: Path) -> None:
@@ -234,7 +237,7 @@ def clear_stale_pid_file(data_dir: Path) -> None:
         return
     if _is_postmaster_of(pid, data_dir):
         owner = _recorded_owner(data_dir)
-        if owner is not None and not _is_gone(owner):
+        if owner is not None and alive(owner) is not None:
             raise PostgresError(
                 f"PostgreSQL (pid {pid}) is already running on {data_dir}, started by "
                 f"process {owner}: stop that one first (or `kill -INT {pid}`)"
@@ -252,28 +255,13 @@ def _recorded_owner(data_dir: Path) -> int | None:
 
 
 def _is_postmaster_of(pid: int, data_dir: Path) -> bool:
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    return bool(argv) and argv[0].endswith(b"postgres") and os.fsencode(data_dir) in argv
-
-
-def _is_gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in {"Z", "X"}
+    argv = command_line(pid)
+    return bool(argv) and argv[0].endswith("postgres") and str(data_dir) in argv
 
 
 def _shut_down_orphan(pid: int, timeout: float = 30.0) -> None:
-    os.kill(pid, signal.SIGINT)  # fast shutdown
-    deadline = time.monotonic() + timeout
-    while not _is_gone(pid):
-        if time.monotonic() > deadline:
-            raise PostgresError(f"orphaned PostgreSQL (pid {pid}) did not stop in {timeout:.0f}s")
-        time.sleep(0.05)
+    if not end(pid, [(signal.SIGINT, timeout)]):  # fast shutdown
+        raise PostgresError(f"orphaned PostgreSQL (pid {pid}) did not stop in {timeout:.0f}s")
 
 
 def with_database(url: str, name: str) -> str:

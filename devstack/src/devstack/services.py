@@ -11,9 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shippy_kit.health_probe import check
+
 from devstack.console import Console
-from devstack.health import wait_until_serving
 from devstack.leftovers import forget
+from devstack.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,12 @@ CATALOG: dict[str, ServiceSpec] = {
     )
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(CATALOG)
+HEALTH_CHECK_TIMEOUT = 1.0
+"""Seconds one look at a starting service's health may take."""
+
+
+class NotServing(RuntimeError):
+    """The service exited, or did not report SERVING in time."""
 
 
 @dataclass
@@ -90,9 +98,20 @@ class ServiceProcess:
     def wait_until_serving(
         self, timeout: float, still_running: Callable[[], bool] | None = None
     ) -> None:
-        """Return once it reports SERVING; raise NotServing if `still_running()`
-        (default: this process runs) turns false or `timeout` passes first."""
-        wait_until_serving(self.address, timeout, still_running or (lambda: self.running))
+        """Return once it reports SERVING through grpc.health.v1; raise
+        NotServing if `still_running()` (default: this process runs) turns
+        false or `timeout` passes first."""
+        running = still_running or (lambda: self.running)
+
+        def serving() -> bool:
+            if not running():
+                raise NotServing(f"{self.label} exited")
+            return check(self.address, timeout=HEALTH_CHECK_TIMEOUT) is None
+
+        try:
+            wait_until(serving, timeout, waiting_for=f"{self.label} to report SERVING")
+        except TimeoutError:
+            raise NotServing(f"{self.address} did not report SERVING within {timeout:g}s") from None
 
     def request_stop(self) -> None:
         """SIGTERM, without waiting: the service deregisters and drains."""

@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from micro.config import DEFAULT_NATS_URL
+
 from devstack.ports import port_in_use
 
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 PREFERRED_POSTGRES_PORT = 5433  # beside, not on, a PostgreSQL the machine may run
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from devstack.ports import free_port
+from devstack.waiting import wait_until
 
 log = logging.getLogger("devstack.smtp")
 
@@ -104,18 +105,18 @@ class SmtpServer:
     ) -> EmailMessage:
         """The first stored message that satisfies `predicate`, waiting up to
         `timeout` seconds for it to arrive."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for message in self.messages():
-                if predicate(message):
-                    return message
-            if time.monotonic() > deadline:
-                seen = [f"to {m['To']!s} subject {m['Subject']!s}" for m in self.messages()]
-                raise TimeoutError(
-                    f"no matching mail arrived in {self.mail_dir} within {timeout:g}s; "
-                    f"it holds {len(seen)}: {seen}"
-                )
-            time.sleep(0.05)
+        try:
+            return wait_until(
+                lambda: next(filter(predicate, self.messages()), None),
+                timeout,
+                waiting_for="a matching mail",
+            )
+        except TimeoutError:
+            seen = [f"to {m['To']!s} subject {m['Subject']!s}" for m in self.messages()]
+            raise TimeoutError(
+                f"no matching mail arrived in {self.mail_dir} within {timeout:g}s; "
+                f"it holds {len(seen)}: {seen}"
+            ) from None
 
 
 def read_message(path: Path) -> EmailMessage:

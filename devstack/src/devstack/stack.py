@@ -31,7 +31,6 @@ from pathlib import Path
 import psycopg
 
 from devstack.console import Console
-from devstack.health import NotServing
 from devstack.leftovers import forget, remember, stop_leftovers
 from devstack.nats import NatsServer
 from devstack.ports import free_port
@@ -39,6 +38,7 @@ from devstack.postgres import PostgresServer, clear_stale_pid_file, create_datab
 from devstack.services import (
     CATALOG,
     SERVICE_NAMES,
+    NotServing,
     ServiceProcess,
     ServiceSpec,
     executable_path,
