@@ -106,8 +106,8 @@ class SmtpServer:
         """The first stored message that satisfies `predicate`, waiting up to
         `timeout` seconds for it to arrive."""
         try:
-            return wait_until(
-                lambda: next(filter(predicate, self.messages()), None),
+            [message] = wait_until(
+                lambda: [m for m in self.messages() if predicate(m)][:1],
                 timeout,
                 waiting_for="a matching mail",
             )
@@ -117,6 +117,7 @@ class SmtpServer:
                 f"no matching mail arrived in {self.mail_dir} within {timeout:g}s; "
                 f"it holds {len(seen)}: {seen}"
             ) from None
+        return message
 
 
 def read_message(path: Path) -> EmailMessage:
