@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from micro import Client, Options
+from micro.testing import eventually
 from shippy.user.v1 import user_pb2
 
 from .backends import Stack
@@ -119,12 +118,6 @@ def succeeded(run: CliRun) -> CliRun:
     return run
 
 
-async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, within: float, waiting_for: str
-) -> None:
-    """Check `condition` until it holds; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g}s waiting for {waiting_for}")
-        await asyncio.sleep(0.05)
+wait_until = eventually
+"""`await wait_until(condition, within=..., waiting_for=...)`: the core's
+`micro.testing.eventually`, under the name these tests have used."""
