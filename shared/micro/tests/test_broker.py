@@ -19,7 +19,7 @@ from micro.broker.nats import NatsBroker
 from micro.errors import Unavailable
 from micro.nats_client import FastHeaderClient
 from micro.testing import BrokerContract
-from micro.testing.broker_contract import Inbox, unique_topic
+from micro.testing.broker_contract import Inbox, flush, real_messages, unique_topic
 from nats.aio.client import Client as NatsPyClient
 
 
@@ -132,6 +132,16 @@ class TestJetStreamBroker(BrokerContract):
 
         await inbox.wait_until_received(1)
         assert inbox.data == [b"early"]
+
+    async def test_an_event_published_twice_is_delivered_once(self, broker: Broker) -> None:
+        topic, inbox = unique_topic(), Inbox()
+        await broker.subscribe(topic, inbox, queue="mailers")
+
+        await broker.publish(topic, b"welcome", {"Micro-Id": "42"})
+        await broker.publish(topic, b"welcome", {"Micro-Id": "42"})  # the stream drops it
+        await flush(lambda data: broker.publish(topic, data), inbox)
+
+        assert real_messages(inbox) == [b"welcome"]
 
     def test_stream_names_are_derived_from_topics(self) -> None:
         assert stream_name("MICRO", "user.created") == "MICRO_user_created"
