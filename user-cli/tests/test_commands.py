@@ -28,38 +28,37 @@ def new_email() -> str:
     return f"ada-{uuid.uuid4().hex[:8]}@example.com"
 
 
+def create(email: str, *password: str) -> list[str]:
+    """`user-cli create` for Ada with `email`; `password`: how it is given
+    (nothing: typed at the prompt)."""
+    return [
+        "create",
+        *("--name", "Ada Lovelace", "--email", email, "--company", "Analytical Engines"),
+        *password,
+    ]
+
+
 async def create_user(user_cli: RunCli, email: str) -> str:
     """Creates a user through the CLI; returns the new user's id."""
     code, out, _ = await user_cli(
-        "--json",
-        "create",
-        "--name",
-        "Ada Lovelace",
-        "--email",
-        email,
-        "--company",
-        "Analytical Engines",
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
+        "--json", *create(email, "--password-stdin"), stdin=PASSWORD + "\n"
     )
     assert code == 0
     return str(json.loads(out)["user"]["id"])
 
 
+async def logged_in(user_cli: RunCli) -> tuple[str, str]:
+    """A new user's id, and the token `user-cli login` printed for them."""
+    email = new_email()
+    user_id = await create_user(user_cli, email)
+    _, token, _ = await user_cli("login", "--email", email, "--password", PASSWORD)
+    return user_id, token.strip()
+
+
 async def test_create_prints_the_new_user(users: Any, user_cli: RunCli) -> None:
     email = new_email()
 
-    code, out, err = await user_cli(
-        "create",
-        "--name",
-        "Ada Lovelace",
-        "--email",
-        email,
-        "--company",
-        "Analytical Engines",
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
+    code, out, err = await user_cli(*create(email, "--password-stdin"), stdin=PASSWORD + "\n")
 
     assert (code, err) == (0, "")
     assert re.fullmatch(
@@ -71,22 +70,15 @@ async def test_create_prints_the_new_user(users: Any, user_cli: RunCli) -> None:
 async def test_create_with_json_prints_the_reply_for_scripts(users: Any, user_cli: RunCli) -> None:
     email = new_email()
 
-    code, out, _ = await user_cli(
-        "create",
-        "--name",
-        "Ada",
-        "--email",
-        email,
-        "--company",
-        "AE",
-        "--password",
-        PASSWORD,
-        "--json",
-    )
+    code, out, _ = await user_cli(*create(email, "--password", PASSWORD), "--json")
 
     assert code == 0
     user = json.loads(out)["user"]
-    assert (user["name"], user["email"], user["company"]) == ("Ada", email, "AE")
+    assert (user["name"], user["email"], user["company"]) == (
+        "Ada Lovelace",
+        email,
+        "Analytical Engines",
+    )
     assert "createdAt" in user
     assert PASSWORD not in out
 
@@ -103,9 +95,7 @@ async def test_create_asks_for_the_password_twice_at_a_terminal(
     monkeypatch.setattr("getpass.getpass", typed)
     email = new_email()
 
-    code, _, _ = await user_cli(
-        "create", "--name", "Ada", "--email", email, "--company", "AE", stdin=Terminal()
-    )
+    code, _, _ = await user_cli(*create(email), stdin=Terminal())
 
     assert code == 0
     assert prompts == ["Password: ", "Repeat password: "]
@@ -118,9 +108,7 @@ async def test_two_different_passwords_at_the_prompt_create_nobody(
     answers = iter(["first try", "second try"])
     monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
 
-    code, out, err = await user_cli(
-        "create", "--name", "Ada", "--email", new_email(), "--company", "AE", stdin=Terminal()
-    )
+    code, out, err = await user_cli(*create(new_email()), stdin=Terminal())
 
     assert (code, out) == (2, "")
     assert err == "user-cli: the two passwords differ\n"
@@ -130,9 +118,7 @@ async def test_two_different_passwords_at_the_prompt_create_nobody(
 async def test_a_field_the_service_refuses_is_named_on_one_line(
     users: Any, user_cli: RunCli
 ) -> None:
-    code, out, err = await user_cli(
-        "create", "--name", "Ada", "--email", "not-an-email", "--company", "AE", "--password", "p"
-    )
+    code, out, err = await user_cli(*create("not-an-email", "--password", "p"))
 
     assert (code, out) == (1, "")
     assert err == "user-cli: email: not a valid email address\n"
@@ -237,11 +223,9 @@ async def test_list_with_json_and_no_users_still_has_the_list(users: Any, user_c
 async def test_validate_prints_whose_token_it_is_and_until_when(
     users: Any, user_cli: RunCli
 ) -> None:
-    email = new_email()
-    user_id = await create_user(user_cli, email)
-    _, token, _ = await user_cli("login", "--email", email, "--password", PASSWORD)
+    user_id, token = await logged_in(user_cli)
 
-    code, out, _ = await user_cli("validate", token.strip())
+    code, out, _ = await user_cli("validate", token)
 
     assert code == 0
     valid_for, expires = out.splitlines()
@@ -252,9 +236,7 @@ async def test_validate_prints_whose_token_it_is_and_until_when(
 async def test_validate_reads_the_token_from_stdin_with_a_dash(
     users: Any, user_cli: RunCli
 ) -> None:
-    email = new_email()
-    user_id = await create_user(user_cli, email)
-    _, token, _ = await user_cli("login", "--email", email, "--password", PASSWORD)
+    user_id, token = await logged_in(user_cli)
 
     code, out, _ = await user_cli("validate", "-", "--json", stdin=token)
 
