@@ -15,7 +15,7 @@ POLL = 0.05
 
 
 def wait_until(
-    condition: Callable[[], T], within: float, *, waiting_for: str, poll: float = POLL
+    condition: Callable[[], T], within: float, waiting_for: str, *, poll: float = POLL
 ) -> T:
     """The first truthy result of `condition()`; TimeoutError after `within` seconds.
 
