@@ -14,14 +14,23 @@ always`) with its own store directory and log under `base_dir`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nats
+import nats.errors
+from nats.js.api import StorageType
+
 from devstack.nats import NatsServer, Routes, wait_until
+
+PROBE = "DEVSTACK_READY"
+"""The stream `wait_ready` creates and deletes to see that placement works."""
 
 
 @dataclass
@@ -84,15 +93,44 @@ class NatsCluster:
         self.nodes[i].start()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        """Return once every node serves with JetStream enabled and the
-        cluster has elected a JetStream meta leader."""
+        """Return once every node serves with JetStream enabled, the cluster
+        has elected a JetStream meta leader, and that leader places a stream
+        on every node."""
         wait_until(
             self._ready, timeout, f"NATS cluster {self.name} to be ready (logs in {self.base_dir})"
         )
 
     def _ready(self) -> bool:
         serving = all(node.healthy("/healthz?js-enabled-only=true") for node in self.nodes)
-        return serving and self.meta_leader() is not None
+        return serving and self.meta_leader() is not None and self._places_replicated_streams()
+
+    def _places_replicated_streams(self) -> bool:
+        """Whether a stream with a replica on every node can be created (and
+        deleted again): a new meta leader answers "no suitable peers for
+        placement", or nothing, until it has heard from every peer, which
+        the monitoring endpoint does not show."""
+        with ThreadPoolExecutor(1) as worker:  # an event loop of its own, whoever calls
+            return worker.submit(asyncio.run, self._probe()).result()
+
+    async def _probe(self) -> bool:
+        async def quiet(error: Exception) -> None:
+            pass  # the failure is the answer
+
+        try:
+            nc = await nats.connect(
+                servers=self.urls, connect_timeout=1, allow_reconnect=False, error_cb=quiet
+            )
+        except (OSError, nats.errors.Error):
+            return False
+        try:
+            js = nc.jetstream(timeout=1)
+            await js.add_stream(name=PROBE, storage=StorageType.MEMORY, num_replicas=self.size)
+            await js.delete_stream(PROBE)
+            return True
+        except nats.errors.Error:
+            return False
+        finally:
+            await nc.close()
 
     def heal(self, timeout: float = 30.0) -> None:
         """Start every node that is down, and return once every node is
