@@ -6,7 +6,7 @@ fault tests: kill a node, find a stream's leader, start the node again.
         cluster.kill(cluster.stream_leader("EVENTS"))   # SIGKILL
         ...
         cluster.restart(i)                              # same ports, same store
-        cluster.wait_ready()
+        cluster.heal()                                  # all up and caught up
 
 Each node is a `NatsServer` (JetStream on file storage, `sync_interval:
 always`) with its own store directory and log under `base_dir`.
@@ -35,6 +35,10 @@ PROBE = "DEVSTACK_READY"
 
 @dataclass
 class NatsCluster:
+    """`with NatsCluster(base_dir) as cluster:` three routed nodes, ready.
+    Node i is `nodes[i]` (a NatsServer), named `node_name(i)` in the
+    servers' answers; its store, config and log are under `base_dir`."""
+
     base_dir: Path
     size: int = 3
     name: str = "shippy"
@@ -88,7 +92,8 @@ class NatsCluster:
 
     def restart(self, i: int) -> None:
         """Start node i again (stopping it first if it runs), on the same
-        ports and store; `wait_ready()` says when it has rejoined."""
+        ports and store. It serves clients at once; `heal()` waits until it
+        has caught up with the others."""
         self.nodes[i].stop()
         self.nodes[i].start()
 
@@ -99,38 +104,6 @@ class NatsCluster:
         wait_until(
             self._ready, timeout, f"NATS cluster {self.name} to be ready (logs in {self.base_dir})"
         )
-
-    def _ready(self) -> bool:
-        serving = all(node.healthy("/healthz?js-enabled-only=true") for node in self.nodes)
-        return serving and self.meta_leader() is not None and self._places_replicated_streams()
-
-    def _places_replicated_streams(self) -> bool:
-        """Whether a stream with a replica on every node can be created (and
-        deleted again): a new meta leader answers "no suitable peers for
-        placement", or nothing, until it has heard from every peer, which
-        the monitoring endpoint does not show."""
-        with ThreadPoolExecutor(1) as worker:  # an event loop of its own, whoever calls
-            return worker.submit(asyncio.run, self._probe()).result()
-
-    async def _probe(self) -> bool:
-        async def quiet(error: Exception) -> None:
-            pass  # the failure is the answer
-
-        try:
-            nc = await nats.connect(
-                servers=self.urls, connect_timeout=1, allow_reconnect=False, error_cb=quiet
-            )
-        except (OSError, nats.errors.Error):
-            return False
-        try:
-            js = nc.jetstream(timeout=1)
-            await js.add_stream(name=PROBE, storage=StorageType.MEMORY, num_replicas=self.size)
-            await js.delete_stream(PROBE)
-            return True
-        except nats.errors.Error:
-            return False
-        finally:
-            await nc.close()
 
     def heal(self, timeout: float = 30.0) -> None:
         """Start every node that is down, and return once every node is
@@ -164,6 +137,38 @@ class NatsCluster:
                     if detail.get("name") == stream and leader == self.node_name(i):
                         return i
         raise LookupError(f"stream {stream} has no leader among the running nodes")
+
+    def _ready(self) -> bool:
+        serving = all(node.healthy("/healthz?js-enabled-only=true") for node in self.nodes)
+        return serving and self.meta_leader() is not None and self._places_replicated_streams()
+
+    def _places_replicated_streams(self) -> bool:
+        """Whether a stream with a replica on every node can be created (and
+        deleted again): a new meta leader answers "no suitable peers for
+        placement", or nothing, until it has heard from every peer, which
+        the monitoring endpoint does not show."""
+        with ThreadPoolExecutor(1) as worker:  # an event loop of its own, whoever calls
+            return worker.submit(asyncio.run, self._probe()).result()
+
+    async def _probe(self) -> bool:
+        async def quiet(error: Exception) -> None:
+            pass  # the failure is the answer
+
+        try:
+            nc = await nats.connect(
+                servers=self.urls, connect_timeout=1, allow_reconnect=False, error_cb=quiet
+            )
+        except (OSError, nats.errors.Error):
+            return False
+        try:
+            js = nc.jetstream(timeout=1)
+            await js.add_stream(name=PROBE, storage=StorageType.MEMORY, num_replicas=self.size)
+            await js.delete_stream(PROBE)
+            return True
+        except nats.errors.Error:
+            return False
+        finally:
+            await nc.close()
 
     def _running(self) -> Iterator[int]:
         return (i for i, node in enumerate(self.nodes) if node.running)
