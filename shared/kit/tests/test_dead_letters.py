@@ -82,10 +82,14 @@ async def test_list_json_is_for_scripts(broker: JetStreamBroker, run: RunCli) ->
     code, out, _ = await run("list", "--json")
 
     assert code == 0
-    [letter] = [letter for letter in json.loads(out) if letter["event_id"] == event_id]
+    listed = json.loads(out)["deadLetters"]  # protobuf's JSON mapping, as every CLI's --json
+    [letter] = [letter for letter in listed if letter["eventId"] == event_id]
     assert letter["topic"] == topic
+    assert letter["queue"] == "mailers"
     assert letter["attempts"] == 2
-    assert letter["sequence"] > 0
+    assert letter["lastError"] == "RuntimeError: handler refuses b'welcome'"
+    assert int(letter["sequence"]) > 0
+    assert letter["time"]
 
 
 async def test_replay_delivers_the_event_again_and_removes_it(

@@ -23,10 +23,9 @@ import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
-from google.protobuf.struct_pb2 import ListValue, Struct
-from micro.broker.dead_letters import DeadLetter, DeadLetters
+from micro.broker.dead_letters import DeadLetters
 from micro.config import Options
 
 from shippy_kit.cli import USAGE_ERROR, CliError, CommandLine, check_nats
@@ -45,6 +44,52 @@ NATS_URL (default nats://127.0.0.1:4222); `make run` starts one.
 """
 
 COLUMNS = ("ID", "TOPIC", "QUEUE", "ATTEMPTS", "LAST ERROR")
+
+
+def _reply_types() -> tuple[type[Message], type[Message]]:
+    """The replies, as protobuf messages (what `CommandLine` prints, and
+    `--json` shows in protobuf's JSON mapping), described here rather than
+    in a .proto file: only this command uses them."""
+    field = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(
+        name="shippy_kit/dead_letters.proto", package="shippy.kit", syntax="proto3"
+    )
+    letter = file.message_type.add(name="DeadLetter")
+    columns = [
+        ("event_id", field.TYPE_STRING),
+        ("topic", field.TYPE_STRING),
+        ("queue", field.TYPE_STRING),
+        ("attempts", field.TYPE_INT32),
+        ("last_error", field.TYPE_STRING),
+        ("sequence", field.TYPE_UINT64),
+        ("time", field.TYPE_STRING),
+    ]
+    for number, (name, kind) in enumerate(columns, start=1):
+        letter.field.add(name=name, number=number, type=kind, label=field.LABEL_OPTIONAL)
+    listed = file.message_type.add(name="DeadLetterList")
+    listed.field.add(
+        name="dead_letters",
+        number=1,
+        type=field.TYPE_MESSAGE,
+        type_name=".shippy.kit.DeadLetter",
+        label=field.LABEL_REPEATED,
+    )
+    replay_reply = file.message_type.add(name="Replayed")
+    replay_reply.field.add(
+        name="event_id", number=1, type=field.TYPE_STRING, label=field.LABEL_OPTIONAL
+    )
+    replay_reply.field.add(
+        name="replayed", number=2, type=field.TYPE_INT32, label=field.LABEL_OPTIONAL
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("shippy.kit.DeadLetterList")),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("shippy.kit.Replayed")),
+    )
+
+
+LIST_REPLY, REPLAY_REPLY = _reply_types()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,17 +136,27 @@ def _replay(args: argparse.Namespace, options: Options) -> Coroutine[Any, Any, M
     return replay(options, None if args.all else args.event_id)
 
 
-async def list_dead_letters(options: Options) -> ListValue:
+async def list_dead_letters(options: Options) -> Message:
     await check_nats(options.nats_url)
     async with DeadLetters.connect(options.nats_url, options.jetstream) as dead_letters:
         letters = await dead_letters.list()
-    reply = ListValue()
-    for letter in letters:
-        reply.values.add().struct_value.update(_as_fields(letter))
-    return reply
+    return LIST_REPLY(
+        dead_letters=[
+            {
+                "event_id": letter.event_id,
+                "topic": letter.topic,
+                "queue": letter.queue,
+                "attempts": letter.attempts,
+                "last_error": letter.last_error,
+                "sequence": letter.sequence,
+                "time": letter.time.isoformat(),
+            }
+            for letter in letters
+        ]
+    )
 
 
-async def replay(options: Options, event_id: str | None) -> Struct:
+async def replay(options: Options, event_id: str | None) -> Message:
     """Replay `event_id`, or every dead letter when it is None."""
     await check_nats(options.nats_url)
     async with DeadLetters.connect(options.nats_url, options.jetstream) as dead_letters:
@@ -109,25 +164,22 @@ async def replay(options: Options, event_id: str | None) -> Struct:
             count = await dead_letters.replay_all()
         else:
             count = await dead_letters.replay(event_id)
-    reply = Struct()
-    reply.update({"replayed": count, "event_id": event_id or ""})
-    return reply
+    return REPLAY_REPLY(event_id=event_id or "", replayed=count)
 
 
-def table(reply: ListValue) -> str:
+def table(reply: Any) -> str:
     """The dead letters as columns; the error, the widest, comes last."""
-    if not reply.values:
+    if not reply.dead_letters:
         return "no dead letters"
     rows = [COLUMNS]
-    for value in reply.values:
-        letter = json_format.MessageToDict(value.struct_value)
+    for letter in reply.dead_letters:
         rows.append(
             (
-                letter["event_id"] or "(no id)",
-                letter["topic"],
-                letter["queue"] or "-",
-                str(int(letter["attempts"])),
-                letter["last_error"],
+                letter.event_id or "(no id)",
+                letter.topic,
+                letter.queue or "-",
+                str(letter.attempts),
+                letter.last_error,
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS) - 1)]
@@ -137,25 +189,11 @@ def table(reply: ListValue) -> str:
     )
 
 
-def replayed(reply: Struct) -> str:
-    fields = json_format.MessageToDict(reply)
-    count, event_id = int(fields["replayed"]), fields["event_id"]
-    letters = "dead letter" if count == 1 else "dead letters"
-    if event_id:
-        return f"replayed event {event_id} ({count} {letters})"
-    return f"replayed {count} {letters}"
-
-
-def _as_fields(letter: DeadLetter) -> dict[str, Any]:
-    return {
-        "event_id": letter.event_id,
-        "topic": letter.topic,
-        "queue": letter.queue,
-        "attempts": letter.attempts,
-        "last_error": letter.last_error,
-        "sequence": letter.sequence,
-        "time": letter.time.isoformat(),
-    }
+def replayed(reply: Any) -> str:
+    letters = "dead letter" if reply.replayed == 1 else "dead letters"
+    if reply.event_id:
+        return f"replayed event {reply.event_id} ({reply.replayed} {letters})"
+    return f"replayed {reply.replayed} {letters}"
 
 
 if __name__ == "__main__":
