@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from devstack.nats_cluster import NatsCluster
 from micro.broker import Message
 from micro.broker.dead_letters import (
     ATTEMPTS,
@@ -413,3 +414,41 @@ def test_an_error_becomes_one_bounded_line() -> None:
     long = one_line("x" * 1000)
     assert len(long) == 300
     assert long.endswith("…")
+
+
+# On a cluster
+
+
+async def test_on_a_three_node_cluster_streams_and_dead_letters_have_three_replicas(
+    nats_cluster: NatsCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = JetStreamSettings(replicas=3, ack_wait=30.0, max_deliver=1)
+    broker = JetStreamBroker(nats_cluster.urls[0], settings=settings)
+    topic, event_id = unique_topic(), new_id()
+
+    def buried() -> bool:  # a stream that just chose its leader may not answer at once
+        return any(
+            event_id in r.getMessage() and "dead letters" in r.getMessage() for r in caplog.records
+        )
+
+    await broker.connect()
+    try:
+        await broker.subscribe(topic, Inbox(fail_on=lambda m: True), queue="mailers")
+        await broker.publish(topic, b"welcome", {"Micro-Id": event_id})
+        await eventually(buried, waiting_for=f"event {event_id} in the dead letters")
+        [letter] = await dead_letters_of(broker.dead_letters, event_id)
+        nc = await connect(nats_cluster.urls[1], "test: cluster manager")
+        try:
+            jsm = nc.jsm()
+            streams = [
+                await jsm.stream_info(name) for name in (stream_name("MICRO", topic), STREAM)
+            ]
+        finally:
+            await nc.close()
+    finally:
+        await broker.disconnect()
+    assert (letter.topic, letter.attempts) == (topic, 1)
+    for info in streams:
+        assert info.config.num_replicas == 3
+        assert info.cluster is not None
+        assert len(info.cluster.replicas or []) == 2  # besides the leader

@@ -127,7 +127,7 @@ class DeadLetters:
 
         `letter_id` names this one failure (say stream, sequence and consumer):
         stored twice, within the dedupe window, it is kept once."""
-        await self._ensure_stream()
+        await self.ensure_stream()
         own = {k: v for k, v in headers.items() if not _is_dead_letter_or_nats(k)}
         marks = {TOPIC: topic, QUEUE: queue, ATTEMPTS: str(attempts), ERROR: one_line(error)}
         await self._js.publish(
@@ -190,8 +190,12 @@ class DeadLetters:
                 await self._jsm.delete_msg(STREAM, letter.sequence)
         log.info("replayed event %s on topic %s", first.event_id, first.topic)
 
-    async def _ensure_stream(self) -> None:
-        """Create the dead-letter stream, or bring one made with other settings to these."""
+    async def ensure_stream(self) -> None:
+        """Create the dead-letter stream, or bring one made with other settings to these.
+
+        The broker does it when a subscriber starts, long before a dead letter
+        needs it: a replicated stream just made answers nothing until it has
+        chosen a leader."""
         if self._stream_ready:
             return
         config = StreamConfig(

@@ -337,6 +337,7 @@ class JetStreamBroker:
             dead_letters=self.dead_letters,
             on_close=self._subscriptions.discard,
         )
+        await self.dead_letters.ensure_stream()
         await subscription.start(js, jsm, await self._stream_for(topic, jsm))
         self._subscriptions.add(subscription)
         return subscription
