@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from devstack.nats import NatsServer, nats_server_binary, wait_until
+from devstack.nats import NatsServer, nats_server_binary
 from devstack.ports import free_port
+from devstack.waiting import wait_until
 
 COMPOSE_CONFIG = Path(__file__).parents[2] / "docker" / "nats-server.conf"
 

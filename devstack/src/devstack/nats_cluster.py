@@ -15,8 +15,6 @@ always`) with its own store directory and log under `base_dir`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +25,9 @@ import nats
 import nats.errors
 from nats.js.api import StorageType
 
-from devstack.nats import NatsServer, Routes, wait_until
+from devstack.nats import NatsServer, Routes
+from devstack.ports import free_port
+from devstack.waiting import wait_until
 
 PROBE = "DEVSTACK_READY"
 """The stream `wait_ready` creates and deletes to see that placement works."""
@@ -188,9 +188,10 @@ class NatsCluster:
 
 
 def _free_ports(count: int) -> list[int]:
-    """`count` distinct free loopback ports (held open together, so none repeats)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in sockets]
+    """`count` distinct free ports."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
