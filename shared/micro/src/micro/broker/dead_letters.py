@@ -94,21 +94,24 @@ class DeadLetter:
 class DeadLetters:
     """The dead-letter stream on one NATS connection (the broker's, or one of its own)."""
 
-    def __init__(self, nc: Client, settings: JetStreamSettings | None = None) -> None:
+    def __init__(
+        self, nc: Client, settings: JetStreamSettings | None = None, *, request_timeout: float = 5.0
+    ) -> None:
+        """`request_timeout`: seconds each request to JetStream may take."""
         self.settings = settings or JetStreamSettings()
-        self._js = nc.jetstream()
-        self._jsm = nc.jsm()
+        self._js = nc.jetstream(timeout=request_timeout)
+        self._jsm = nc.jsm(timeout=request_timeout)
         self._stream_ready = False
 
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(
-        cls, url: str, settings: JetStreamSettings | None = None
+        cls, url: str, settings: JetStreamSettings | None = None, *, request_timeout: float = 5.0
     ) -> AsyncIterator[DeadLetters]:
         """Dead letters on a connection of their own, closed at the end of the block."""
         nc = await connect(url, "dead letters")
         try:
-            yield cls(nc, settings)
+            yield cls(nc, settings, request_timeout=request_timeout)
         finally:
             await nc.close()
 
