@@ -4,7 +4,8 @@ one welcome email, however often the event is delivered."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
 
 import pytest
@@ -15,6 +16,7 @@ from email_service.mailer import Mailer, MailNotSent
 from email_service.repository import SentEmails
 from micro import EventInfo
 from shippy.user.v1 import events_pb2
+from shippy_kit.postgres import DatabaseUnavailable
 
 SENDER = "Shippy <welcome@shippy.local>"
 
@@ -130,3 +132,34 @@ async def test_an_event_without_a_usable_address_is_logged_and_dropped(
 
     assert f"dropped user.created event {event.event_id}: {reason}" in caplog.messages
     assert not await sent_emails.is_mailed(event.event_id)
+
+
+class CommitFailsOnce(SentEmails):
+    """The sent-mail log, whose first commit fails as a database that went away would."""
+
+    def __init__(self, real: SentEmails) -> None:
+        self._real = real
+        self.failed = False
+
+    @contextlib.asynccontextmanager
+    async def claim(self, event_id: str, *, user_id: str, email: str) -> AsyncIterator[bool]:
+        async with self._real.claim(event_id, user_id=user_id, email=email) as claimed:
+            yield claimed
+            if not self.failed:
+                self.failed = True
+                raise DatabaseUnavailable("connection lost at commit")
+
+
+async def test_a_mail_sent_whose_record_failed_is_recorded_not_sent_again(
+    sent_emails: SentEmails, smtp_server: SmtpServer, user_created: NewUserEvent
+) -> None:
+    log = CommitFailsOnce(sent_emails)
+    handler = WelcomeHandler(log, Mailer(smtp_server.host, smtp_server.port), sender=SENDER)
+    event = user_created()
+
+    with pytest.raises(DatabaseUnavailable):
+        await handler.on_user_created(event, info(event))
+    await handler.on_user_created(event, info(event))  # JetStream delivers it again
+
+    assert len(mails_to(smtp_server, event.email)) == 1
+    assert await sent_emails.is_mailed(event.event_id)
