@@ -11,8 +11,8 @@ import pytest
 from devstack.smtp import SmtpServer
 from email_service.config import Config
 from email_service.repository import SentEmails
-from shippy_kit.postgres import Pool
 from shippy.user.v1 import events_pb2
+from shippy_kit.postgres import Pool
 
 NewUserEvent = Callable[..., events_pb2.UserCreated]
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from devstack.ports import free_port
 from devstack.smtp import SmtpServer
-from micro.testing import eventually
 from email_service.config import Config
 from email_service.mailer import MailNotSent
 from email_service.main import build_service
 from micro import Options, Publisher, Service
+from micro.testing import eventually
 from shippy.user.v1 import events_pb2
 
 OPTIONS = Options(registry="memory", broker="memory", server_address="127.0.0.1:0")
