@@ -1,0 +1,58 @@
+"""micro.nats_client: the one NATS connection of the core, and the guard on
+its one use of nats-py's private API."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from devstack.ports import free_port
+from micro.errors import Unavailable
+from micro.nats_client import FastHeaderClient, connect, servers
+from nats.aio.msg import Msg
+
+
+async def test_nats_py_still_parses_headers_with_our_parser(
+    nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastHeaderClient overrides nats-py's private `_parse_header_lines`
+    (nats-py is pinned to the tested minor version). If nats-py stops calling
+    it, this fails, and the speed it bought is gone unnoticed otherwise."""
+    calls: list[bytes] = []
+    parse = FastHeaderClient._parse_header_lines
+
+    def counting(raw: bytes) -> dict[str, str]:
+        calls.append(raw)
+        return parse(raw)
+
+    monkeypatch.setattr(FastHeaderClient, "_parse_header_lines", staticmethod(counting))
+    nc = await connect(nats_url, "test")
+    received: asyncio.Queue[Msg] = asyncio.Queue()
+    try:
+        await nc.subscribe("test.headers", cb=received.put)
+        await nc.publish("test.headers", b"x", headers={"Micro-Id": "42"})
+        msg = await asyncio.wait_for(received.get(), 5)
+    finally:
+        await nc.close()
+
+    assert msg.headers == {"Micro-Id": "42"}
+    assert calls, "nats-py no longer calls _parse_header_lines: FastHeaderClient does nothing"
+
+
+def test_a_nats_url_may_list_several_servers() -> None:
+    assert servers("nats://a:4222, nats://b:4222,") == ["nats://a:4222", "nats://b:4222"]
+    assert servers("nats://a:4222") == ["nats://a:4222"]
+
+
+async def test_a_cluster_url_connects_to_a_server_that_answers(nats_url: str) -> None:
+    nc = await connect(f"nats://127.0.0.1:{free_port()},{nats_url}", "test")
+    try:
+        assert nc.is_connected
+    finally:
+        await nc.close()
+
+
+async def test_no_server_is_unavailable_within_the_bound_and_names_the_url() -> None:
+    url = f"nats://127.0.0.1:{free_port()}"
+    with pytest.raises(Unavailable, match=f"broker x: cannot connect to NATS at {url}"):
+        await asyncio.wait_for(connect(url, "broker x", connect_timeout=0.3), 3)
