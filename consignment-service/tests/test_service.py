@@ -15,6 +15,7 @@ import pytest
 from micro.errors import FailedPrecondition, InvalidArgument, Unavailable
 from micro.testing import first_success
 from shippy.consignment.v1 import consignment_pb2
+from shippy_kit.cli import bearer
 from vessel_service.fleet import SEED_FLEET
 
 if TYPE_CHECKING:
@@ -25,10 +26,6 @@ if TYPE_CHECKING:
 
 LITTLE_TOOT, BOATY, EVER_GIVEN = SEED_FLEET
 LIST = consignment_pb2.GetConsignmentsRequest()
-
-
-def bearer(token: str) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {token}")]
 
 
 def consignment(

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from email_service.repository import SentEmails
+from micro.testing import eventually
 from shippy_kit.postgres import Pool
 
 
 async def wait_for_a_lock_wait(pool: Pool, within: float = 5) -> None:
     """Return once some session of this database waits on a lock."""
-    deadline = time.monotonic() + within
     async with pool.connection() as conn:
-        while True:
+
+        async def someone_waits() -> bool:
             async with conn.transaction():  # a new snapshot of pg_stat_activity each time
                 cursor = await conn.execute(
                     "SELECT count(*) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
                 row = await cursor.fetchone()
-            if row is not None and row[0] > 0:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no session waited on a lock within {within:g}s")
-            await asyncio.sleep(0.02)
+            return row is not None and row[0] > 0
+
+        await eventually(someone_waits, within, waiting_for="a session waiting on a lock")
 
 
 async def test_a_claim_that_ends_well_records_the_event(sent_emails: SentEmails) -> None:

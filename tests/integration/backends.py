@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
@@ -31,6 +30,7 @@ from typing import Protocol, cast
 
 import pytest
 from devstack.stack import LocalStack
+from devstack.waiting import wait_until
 
 from .compose import SERVICES, ComposeProject
 
@@ -164,12 +164,12 @@ class ComposeBackend:
         return self.project.variables["JWT_SECRET"]
 
     def wait_for_mail(self, to: str, timeout: float = 10.0) -> EmailMessage:
-        deadline = time.monotonic() + timeout
-        while (message := self._mail_to(to)) is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no mail to {to} reached MailDev within {timeout:g}s")
-            time.sleep(MAILDEV_POLL)
-        return message
+        return wait_until(
+            lambda: self._mail_to(to),
+            timeout,
+            f"a mail to {to} in MailDev",
+            poll=MAILDEV_POLL,
+        )
 
     def _mail_to(self, to: str) -> EmailMessage | None:
         """The first message in MailDev's inbox for `to`, through its REST API."""

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,11 +65,6 @@ def signup(
         company=company,
         password=new_password() if password is None else password,
     )
-
-
-def bearer(token: str) -> Sequence[tuple[str, str]]:
-    """Call metadata that carries `token`, as consignment-service reads it."""
-    return (("authorization", f"Bearer {token}"),)
 
 
 @asynccontextmanager

@@ -12,9 +12,10 @@ import jwt
 import pytest
 from micro.errors import Unauthenticated
 from shippy.consignment.v1 import consignment_pb2
+from shippy_kit.cli import bearer
 
 from .backends import JWT_SECRET, Stack
-from .helpers import Account, bearer
+from .helpers import Account
 
 if TYPE_CHECKING:
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub

@@ -11,8 +11,9 @@ import pytest
 from micro.errors import InvalidArgument
 from shippy.consignment.v1 import consignment_pb2
 from shippy.vessel.v1 import vessel_pb2
+from shippy_kit.cli import bearer
 
-from .helpers import CreateUser, LogIn, bearer
+from .helpers import CreateUser, LogIn
 
 if TYPE_CHECKING:
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub

@@ -19,9 +19,10 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from shippy.consignment.v1 import consignment_pb2
 from shippy.user.v1 import events_pb2, user_pb2
+from shippy_kit.cli import bearer
 
 from .backends import LOGS, Stack
-from .helpers import BCRYPT_PREFIX, bearer, new_password, signup, wait_until
+from .helpers import BCRYPT_PREFIX, new_password, signup, wait_until
 
 if TYPE_CHECKING:
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub

@@ -37,7 +37,7 @@ PostgreSQL: DATABASE_URL if set, else our own server with data in VAR/postgres
 SMTP: SMTP_HOST/SMTP_PORT if set, else our own server keeping each mail as a
   .eml file in VAR/mail.
 JWT_SECRET: if set, else a random one kept in VAR/jwt-secret (mode 0600).
-Other variables (for example MICRO_BROKER=jetstream, BCRYPT_ROUNDS=4) reach
+Other variables (for example MICRO_BROKER=nats, BCRYPT_ROUNDS=4) reach
 every service unchanged.
 """
 

@@ -312,7 +312,7 @@ class LocalStack:
         inherited = {k: v for k, v in os.environ.items() if k not in DERIVED}
         env = {
             "MICRO_REGISTRY": "nats",
-            "MICRO_BROKER": "nats",
+            "MICRO_BROKER": "jetstream",  # at least once: no welcome email lost
             **inherited,
             "PYTHONUNBUFFERED": "1",
             **self.env,

@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from micro.errors import InvalidArgument, Unauthenticated
 from micro.server import Server
+from micro.testing import eventually
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
 
 Context = grpc.aio.ServicerContext[
@@ -253,17 +254,18 @@ async def test_stop_lets_an_in_flight_call_finish() -> None:
 
 async def refused(address: str, within: float = 5.0) -> None:
     """Wait until a new connection to `address` is refused."""
-    async with asyncio.timeout(within):
-        while True:
-            async with grpc.aio.insecure_channel(address) as channel:
-                try:
-                    await health_pb2_grpc.HealthStub(channel).Check(
-                        health_pb2.HealthCheckRequest(), timeout=0.5
-                    )
-                except grpc.aio.AioRpcError as e:
-                    if e.code() is grpc.StatusCode.UNAVAILABLE:
-                        return
-            await asyncio.sleep(0.02)  # ask again
+
+    async def is_refused() -> bool:
+        async with grpc.aio.insecure_channel(address) as channel:
+            try:
+                await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=0.5
+                )
+            except grpc.aio.AioRpcError as e:
+                return e.code() is grpc.StatusCode.UNAVAILABLE
+        return False
+
+    await eventually(is_refused, within, waiting_for=f"{address} to refuse connections")
 
 
 async def test_handle_refuses_a_function_that_registers_nothing() -> None:

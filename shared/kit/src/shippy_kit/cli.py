@@ -35,6 +35,7 @@ from google.protobuf.message import Message
 from micro.client import Client
 from micro.config import ConfigError, Options
 from micro.errors import MicroError, ServiceNotFound
+from micro.nats_client import servers
 
 SERVICE_ERROR = 1
 USAGE_ERROR = 2
@@ -152,7 +153,7 @@ async def check_nats(url: str, *, connect_timeout: float = NATS_CONNECT_TIMEOUT)
     a traceback each time: right for a service, wrong for a command."""
     try:
         connection = await nats.connect(
-            url,
+            servers(url),
             allow_reconnect=False,
             max_reconnect_attempts=1,  # nats-py's least; 0 would mean "forever"
             reconnect_time_wait=0,
