@@ -31,8 +31,8 @@ The JetStream broker's settings (`JetStreamSettings`, read whatever the broker):
 |                                    | its duplicates                                  |         |
 | `MICRO_JETSTREAM_ACK_WAIT`         | seconds without an answer from a handler before | `60`    |
 |                                    | the event is delivered again                    |         |
-| `MICRO_JETSTREAM_MAX_DELIVER`      | attempts before an event goes to the dead       | `5`     |
-|                                    | letters                                         |         |
+| `MICRO_JETSTREAM_MAX_DELIVER`      | attempts before an event goes to the dead       | `12`    |
+|                                    | letters (about two minutes of failures)         |         |
 
 Plugins are found by name among the installed packages' entry points
 (`micro.plugins`); an unknown name is an error that lists the installed ones.
@@ -63,12 +63,16 @@ class JetStreamSettings:
     outage is still recognised and dropped. The ack wait (60 s) is longer than
     the slowest handler Shippy has (email-service's 30 s SMTP timeout), and a
     handler that runs longer than half of it tells the server it is still at
-    work, so the event is not delivered elsewhere meanwhile."""
+    work, so the event is not delivered elsewhere meanwhile. Twelve attempts,
+    0.1 s apart and then twice as long each time (at most 30 s), are about two
+    minutes of failures: an SMTP server down for a while delays mail rather
+    than sending it to the dead letters, which are for events that cannot
+    be handled."""
 
     replicas: int = 1
     duplicate_window: float = 3600.0
     ack_wait: float = 60.0
-    max_deliver: int = 5
+    max_deliver: int = 12
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JetStreamSettings:

@@ -24,8 +24,9 @@ JetStream cannot change: that is logged).
 |                                    | slowest handler (email-service's SMTP timeout is |         |
 |                                    | 30 s); a handler still running after half of it  |         |
 |                                    | tells the server so (in-progress), and again     |         |
-| `MICRO_JETSTREAM_MAX_DELIVER`      | attempts a failing handler gets; after the last  | `5`     |
-|                                    | one the event goes to the dead letters           |         |
+| `MICRO_JETSTREAM_MAX_DELIVER`      | attempts a failing handler gets (about two       | `12`    |
+|                                    | minutes of them with the delays below); after    |         |
+|                                    | the last one the event goes to the dead letters  |         |
 
 A subscriber in a queue group reads through a durable consumer named after
 the group: each message is handled once per group, the group resumes where
