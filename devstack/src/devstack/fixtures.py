@@ -18,6 +18,8 @@ import pytest
 from micro.testing import MemoryStack
 from shippy_kit.postgres import Pool, connection_pool, open_pool
 
+from devstack.mosquitto import MISSING as MOSQUITTO_MISSING
+from devstack.mosquitto import MosquittoServer, mosquitto_binary
 from devstack.nats import NatsServer
 from devstack.nats_cluster import NatsCluster
 from devstack.postgres import DatabaseOutage, PostgresServer, create_database, drop_database
@@ -127,3 +129,18 @@ def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsClust
     finds all three up and caught up."""
     with NatsCluster(tmp_path_factory.mktemp("nats-cluster")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def mosquitto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoServer]:
+    """A Mosquitto (MQTT 5) on a free port; the test skips, saying what to
+    install, on a machine without the mosquitto binary (devstack.mosquitto)."""
+    if mosquitto_binary() is None:
+        pytest.skip(MOSQUITTO_MISSING)
+    with MosquittoServer(tmp_path_factory.mktemp("mosquitto")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(mosquitto_server: MosquittoServer) -> str:
+    return mosquitto_server.url

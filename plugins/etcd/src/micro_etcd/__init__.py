@@ -1,0 +1,1 @@
+"""micro_etcd: under construction (issue 13)."""

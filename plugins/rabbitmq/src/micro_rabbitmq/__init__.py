@@ -1,0 +1,1 @@
+"""micro_rabbitmq: under construction (issue 13)."""
