@@ -82,24 +82,35 @@ class Signups:
         )
 
 
+@dataclass(frozen=True)
+class Mail:
+    """What arrived for the users of a test: deliveries, and distinct
+    messages (by Message-ID, as a mail client shows them) per address."""
+
+    deliveries: Counter[str]
+    messages: Counter[str]
+
+
 class Mailbox:
     """The messages in a mail directory, by recipient; read incrementally."""
 
     def __init__(self, mail_dir: Path) -> None:
         self.mail_dir = mail_dir
-        self._seen: dict[Path, str] = {}
+        self._seen: dict[Path, tuple[str, str]] = {}
         self._parser = BytesHeaderParser()
 
-    def recipients(self) -> Counter[str]:
+    def _read(self) -> None:
         for path in self.mail_dir.glob("[!.]*.eml"):
             if path not in self._seen:
                 headers = self._parser.parsebytes(path.read_bytes())
-                self._seen[path] = str(headers["To"]).rpartition("<")[2].rstrip(">").strip()
-        return Counter(self._seen.values())
+                to = str(headers["To"]).rpartition("<")[2].rstrip(">").strip()
+                self._seen[path] = (to, str(headers["Message-ID"]))
 
-    def count_for(self, emails: list[str]) -> Counter[str]:
+    def count_for(self, emails: list[str]) -> Mail:
+        self._read()
         wanted = set(emails)
-        return Counter({to: n for to, n in self.recipients().items() if to in wanted})
+        mine = [(to, mid) for to, mid in self._seen.values() if to in wanted]
+        return Mail(Counter(to for to, _ in mine), Counter(to for to, _ in set(mine)))
 
 
 async def pipeline_is_quiet(nats_url: str, database_url: str) -> bool:
@@ -120,15 +131,13 @@ async def pipeline_is_quiet(nats_url: str, database_url: str) -> bool:
     return all(c.num_pending == 0 and c.num_ack_pending == 0 for c in consumers)
 
 
-async def every_user_mailed(
-    stack: LocalStack, signups: Signups, within: float = 120.0
-) -> Counter[str]:
+async def every_user_mailed(stack: LocalStack, signups: Signups, within: float = 120.0) -> Mail:
     """Wait until each created user has mail and the pipeline is quiet (so a
     duplicate on its way would have arrived); returns the mail per user."""
     assert stack.mail_dir is not None
     mailbox = Mailbox(stack.mail_dir)
     await eventually(
-        lambda: len(mailbox.count_for(signups.created)) == len(signups.created),
+        lambda: len(mailbox.count_for(signups.created).messages) == len(signups.created),
         within,
         waiting_for="a welcome email for every user created",
     )
@@ -145,21 +154,23 @@ class Figure:
     fault: str
     created: int
     mailed_once: int
+    """Users who got exactly one message (one Message-ID)."""
     lost: int
     doubled: int
+    """Users to whom the SMTP server took a message more than once."""
     seconds: float
 
 
 FIGURES: list[Figure] = []
 
 
-def record(fault: str, signups: Signups, mail: Counter[str], started: float) -> Figure:
+def record(fault: str, signups: Signups, mail: Mail, started: float) -> Figure:
     figure = Figure(
         fault=fault,
         created=len(signups.created),
-        mailed_once=sum(1 for email in signups.created if mail[email] == 1),
-        lost=sum(1 for email in signups.created if mail[email] == 0),
-        doubled=sum(1 for email in signups.created if mail[email] > 1),
+        mailed_once=sum(1 for email in signups.created if mail.messages[email] == 1),
+        lost=sum(1 for email in signups.created if mail.messages[email] == 0),
+        doubled=sum(1 for email in signups.created if mail.deliveries[email] > 1),
         seconds=time.monotonic() - started,
     )
     FIGURES.append(figure)

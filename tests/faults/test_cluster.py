@@ -64,6 +64,7 @@ async def test_the_stream_leader_killed_during_a_burst(
         await asyncio.to_thread(nats_cluster.heal)
     figure = record("3-node NATS cluster, stream leader SIGKILLed", signups, mail, started)
     assert (figure.created, figure.mailed_once) == (150, 150)
+    assert figure.doubled == 0
 
 
 def _has_leader(cluster: NatsCluster, stream: str) -> bool:

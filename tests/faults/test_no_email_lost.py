@@ -39,6 +39,10 @@ async def test_email_service_killed_mid_burst(fault_stack: LocalStack) -> None:
     mail = await every_user_mailed(fault_stack, signups)
     figure = record("email-service SIGKILLed mid-burst, started again", signups, mail, started)
     assert (figure.created, figure.mailed_once) == (150, 150)
+    # SMTP cannot take a message back: a kill after the server took one and
+    # before the commit that records it (one commit long) sends it again,
+    # with the same Message-ID, which mail clients show once.
+    assert figure.doubled <= 1
 
 
 async def test_user_service_killed_between_commit_and_publish(fault_stack: LocalStack) -> None:
@@ -62,6 +66,7 @@ async def test_user_service_killed_between_commit_and_publish(fault_stack: Local
     mail = await every_user_mailed(fault_stack, signups)
     figure = record("user-service SIGKILLed between commit and publish", signups, mail, started)
     assert (figure.created, figure.mailed_once) == (20, 20)
+    assert figure.doubled == 0
 
 
 async def test_nats_stopped_and_started_twice_during_500_signups(
@@ -81,6 +86,7 @@ async def test_nats_stopped_and_started_twice_during_500_signups(
     mail = await every_user_mailed(fault_stack, signups, within=180)
     figure = record("NATS SIGKILLed and started again, twice", signups, mail, started)
     assert (figure.created, figure.mailed_once) == (500, 500)
+    assert figure.doubled == 0
 
 
 async def test_smtp_server_down_for_20_seconds_mid_burst(fault_stack: LocalStack) -> None:
@@ -99,6 +105,7 @@ async def test_smtp_server_down_for_20_seconds_mid_burst(fault_stack: LocalStack
     mail = await every_user_mailed(fault_stack, signups, within=180)
     figure = record("SMTP server down for 20 s mid-burst", signups, mail, started)
     assert (figure.created, figure.mailed_once) == (150, 150)
+    assert figure.doubled == 0
 
 
 async def pending_events(stack: LocalStack) -> int:
@@ -139,21 +146,21 @@ async def test_postgres_restarted_under_load(fault_stack: LocalStack) -> None:
         started,
     )
     assert figure.mailed_once == figure.created == 300 + 20 - signups.refused.total()
+    assert figure.doubled == 0
 
 
 async def test_sigterm_to_user_service_under_steady_creates(fault_stack: LocalStack) -> None:
     """A call that got OK is never lost: what the stopping instance committed
     is sent by it or, if it had no time, by the next instance."""
-    started, signups = time.monotonic(), signups_on(fault_stack)
-    burst = asyncio.create_task(signups.run(200))
-    await signups.until_created(50)
-
     stopping = len(fault_stack.instances("user-service")) - 1
-    replacement = asyncio.create_task(
-        asyncio.to_thread(fault_stack.start_service, "user-service", wait=True)
-    )
+    target = [fault_stack.address("user-service", stopping)]
+    started, signups = time.monotonic(), Signups(lambda: target[0])
+    burst = asyncio.create_task(signups.run(300))
+    await signups.until_created(50)
+    replacement = await asyncio.to_thread(fault_stack.start_service, "user-service")
+
+    target[0] = replacement.address  # new calls go there; those in flight finish or fail
     await asyncio.to_thread(fault_stack.stop_service, "user-service", stopping)
-    await replacement
     await burst
 
     assert set(signups.refused) <= {"UNAVAILABLE", "CANCELLED"}, signups.refused
@@ -166,7 +173,8 @@ async def test_sigterm_to_user_service_under_steady_creates(fault_stack: LocalSt
         mail,
         started,
     )
-    assert figure.mailed_once == figure.created
+    assert figure.mailed_once == figure.created >= 250
+    assert figure.doubled == 0
 
 
 async def users_and_event_users(stack: LocalStack) -> tuple[set[str], set[str]]:

@@ -3,9 +3,11 @@
 Delivery is at least once, so the same event may come twice. The order below
 keeps both lost and duplicate mail as rare as it can be:
 
-1. claim the event id in the sent-mail log (a second delivery skips here);
+1. open an SMTP session and claim the event id in the sent-mail log (a
+   second delivery skips here);
 2. send the email;
-3. commit the claim, or release it if sending failed and raise, so that a
+3. commit the claim as soon as the server has taken the message (before the
+   SMTP goodbye), or release it if sending failed and raise, so that a
    broker that redelivers (JetStream) tries again later.
 
 When the commit fails after the send (the database went away at that very
@@ -55,14 +57,19 @@ class WelcomeHandler:
         already_sent = event_id in self._sent_not_recorded
         sent = False
         try:
-            async with self._sent_emails.claim(
-                event_id, user_id=event.user_id, email=event.email
-            ) as claimed:
+            # The claim commits inside the SMTP session, right after the server
+            # took the message: the window in which a crash mails twice is one commit.
+            async with (
+                self._mailer.session() as smtp,
+                self._sent_emails.claim(
+                    event_id, user_id=event.user_id, email=event.email
+                ) as claimed,
+            ):
                 if not claimed:
                     log.info("event %s already mailed, skipping", event_id)
                     return
                 if not already_sent:
-                    await self._mailer.send(welcome)
+                    await smtp.send(welcome)
                     sent = True
         except Exception:
             if sent:  # the mail went out; only recording it failed

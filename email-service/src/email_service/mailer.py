@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -61,7 +64,7 @@ def render_welcome(
     message["To"] = recipient
     message["Subject"] = WELCOME_SUBJECT.substitute(fields)
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain=_domain(sender))
+    message["Message-ID"] = _message_id(event_id or event.event_id, _domain(sender))
     message[EVENT_ID_HEADER] = event_id or event.event_id
     message.set_content(WELCOME_BODY.substitute(fields))
     return message
@@ -86,20 +89,48 @@ class Mailer:
         self._timeout = timeout
 
     async def send(self, message: EmailMessage) -> None:
+        """Connect, send `message`, and say goodbye."""
+        async with self.session() as session:
+            await session.send(message)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
+        """One SMTP conversation: what happens between `session.send()` and the
+        end of the block (recording that the mail went out, say) happens before
+        the goodbye, as soon as the server has accepted the message."""
+        smtp = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self._username,
+            password=self._password,
+            timeout=self._timeout,
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self.host,
-                port=self.port,
-                username=self._username,
-                password=self._password,
-                timeout=self._timeout,
-            )
+            await smtp.connect()
         except (aiosmtplib.SMTPException, OSError) as error:
-            raise MailNotSent(
-                f"could not send mail to {message['To']} through SMTP server "
-                f"{self.host}:{self.port}: {error}"
-            ) from error
+            raise self._not_sent("any mail", error) from error
+        try:
+            yield Session(self, smtp)
+        finally:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await smtp.quit()  # the message is accepted already: a failed goodbye is fine
+
+    def _not_sent(self, what: object, error: Exception) -> MailNotSent:
+        return MailNotSent(
+            f"could not send {what} through SMTP server {self.host}:{self.port}: {error}"
+        )
+
+
+class Session:
+    def __init__(self, mailer: Mailer, smtp: aiosmtplib.SMTP) -> None:
+        self._mailer = mailer
+        self._smtp = smtp
+
+    async def send(self, message: EmailMessage) -> None:
+        try:
+            await self._smtp.send_message(message)
+        except (aiosmtplib.SMTPException, OSError) as error:
+            raise self._mailer._not_sent(f"mail to {message['To']}", error) from error
 
 
 def _recipient(event: events_pb2.UserCreated) -> Address:
@@ -114,6 +145,15 @@ def _recipient(event: events_pb2.UserCreated) -> Address:
 def _one_line(text: str) -> str:
     """Collapses whitespace, so that a name cannot add lines to a header."""
     return " ".join(text.split())
+
+
+def _message_id(event_id: str, domain: str) -> str:
+    """One Message-ID per event: should a copy ever go out twice (the process
+    died after the server took it, before it was recorded), mail clients see
+    the same message, not two."""
+    if event_id and all(c.isalnum() or c in "-._" for c in event_id):
+        return f"<{event_id}@{domain}>"
+    return make_msgid(domain=domain)
 
 
 def _domain(mailbox: str) -> str:
