@@ -1,11 +1,13 @@
 """Fixtures for user-service tests: a real PostgreSQL database per test
-(`database_url`, from devstack), the repository on it, and the whole service
-behind a real gRPC server on a `MemoryStack` (memory registry and broker)."""
+(`database_url`, from devstack), the repository on it, the service's signing
+key (`mint`, which also makes tokens of that key for the tests), and the whole
+service behind a real gRPC server on a `MemoryStack` (memory registry and broker)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,7 +16,9 @@ from micro.broker import Message
 from micro.testing import MemoryStack
 from micro.testing.memory import MEMORY
 from shippy.user.v1 import user_pb2_grpc
+from shippy_kit.cli import bearer
 from shippy_kit.postgres import Pool
+from shippy_kit.token_mint import TokenMint
 from user_service.config import Config
 from user_service.main import build_service
 from user_service.repository import UserRepository
@@ -31,11 +35,32 @@ async def repository(database_pool: Pool) -> UserRepository:
 
 
 @pytest.fixture
-def config(database_url: str) -> Config:
+def mint(tmp_path: Path) -> TokenMint:
+    """user-service's key pair, and tokens made with it."""
+    return TokenMint.new(tmp_path / "keys")
+
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+@pytest.fixture
+def as_user(mint: TokenMint) -> Callable[..., Metadata]:
+    """`as_user(user_id, roles=["admin"])`: call metadata with a token for
+    `user_id` signed with the service's key, as Auth would issue it."""
+
+    def metadata(user_id: str, roles: Iterable[str] = ()) -> Metadata:
+        return bearer(mint.token(user_id, roles=roles))
+
+    return metadata
+
+
+@pytest.fixture
+def config(database_url: str, mint: TokenMint) -> Config:
     return Config.from_env(
         {
             "DATABASE_URL": database_url,
-            "JWT_SECRET": "a-test-secret-of-at-least-32-characters",
+            "JWT_PRIVATE_KEY_FILE": str(mint.private_key_file),
+            "JWT_PUBLIC_KEYS_FILE": str(mint.public_keys_file),
             "BCRYPT_ROUNDS": "4",  # the least bcrypt allows: fast tests
         }
     )

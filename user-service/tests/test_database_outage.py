@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from devstack.postgres import DatabaseOutage
     from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub as Users
 
+    from conftest import Metadata
+
 
 async def terminate_other_connections(database_url: str) -> int:
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
@@ -80,18 +82,19 @@ async def test_the_repository_says_unavailable_until_the_database_is_back(
 
 
 async def test_callers_see_unavailable_until_the_database_is_back(
-    users: Users, database_outage: DatabaseOutage
+    users: Users, database_outage: DatabaseOutage, as_user: Callable[[str], Metadata]
 ) -> None:
     request = user_pb2.CreateRequest(name="Ada", email="ada@example.com", password="12345678")
     created = (await users.Create(request)).user
     get = user_pb2.GetRequest(id=created.id)
+    metadata = as_user(created.id)
 
     async with database_outage():
         with pytest.raises(Unavailable) as raised:
-            await users.Get(get)
+            await users.Get(get, metadata=metadata)
         assert str(raised.value) == "database unavailable"
 
-    fetched = await first_success(lambda: users.Get(get), Unavailable, within=15)
+    fetched = await first_success(lambda: users.Get(get, metadata=metadata), Unavailable, within=15)
     assert fetched.user == created
 
 

@@ -6,12 +6,14 @@ from typing import Any, cast
 
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from micro import Publisher
 from micro.errors import AlreadyExists
 from micro.pubsub import MICRO_ID
 from shippy.user.v1 import events_pb2, user_pb2
 from shippy_kit.outbox import PostgresOutbox
 from shippy_kit.postgres import Pool
+from shippy_kit.tokens import TokenVerifier, key_id
 from user_service.handler import UserHandler
 from user_service.passwords import PasswordHasher
 from user_service.repository import UserRepository
@@ -22,10 +24,12 @@ REQUEST = user_pb2.CreateRequest(name="Ada", email="ada@example.com", password="
 
 
 def handler_on(repository: UserRepository, destination: Any) -> UserHandler:
+    key = Ed25519PrivateKey.generate()
+    verifier = TokenVerifier({key_id(key.public_key()): key.public_key()})
     return UserHandler(
         repository,
         PasswordHasher(rounds=4),
-        Tokens("a-test-secret-of-at-least-32-characters", "shippy.user", ttl=timedelta(hours=1)),
+        Tokens(key, verifier, ttl=timedelta(hours=1)),
         Publisher("user.created", events_pb2.UserCreated, destination),
     )
 

@@ -5,22 +5,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import bcrypt
 import psycopg
 import pytest
 from micro.broker import Message
-from micro.errors import AlreadyExists, InvalidArgument, NotFound, Unauthenticated
+from micro.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from shippy.user.v1 import events_pb2, user_pb2
-from user_service.config import Config
-from user_service.tokens import Tokens
+from shippy_kit.cli import bearer
+from shippy_kit.token_mint import TokenMint
+from shippy_kit.tokens import TokenVerifier
+from user_service.repository import UserRepository
 
 PASSWORD = "correct horse battery staple"
+NOBODY = "00000000-0000-4000-8000-000000000000"
+ADMIN = ["admin"]
 
 if TYPE_CHECKING:  # the generated stubs type an aio stub as UserServiceAsyncStub
     from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub as Users
+
+    from conftest import Metadata
+
+AsUser = Callable[..., "Metadata"]
 
 
 async def stored_hash(database_url: str) -> str:
@@ -55,19 +71,58 @@ async def test_create_returns_the_stored_user_and_no_password(users: Users) -> N
     assert PASSWORD.encode() not in reply.SerializeToString()
 
 
-async def test_a_created_user_can_be_fetched(users: Users) -> None:
+async def test_a_user_can_fetch_themselves(users: Users, as_user: AsUser) -> None:
     created = (await users.Create(ada())).user
 
-    fetched = (await users.Get(user_pb2.GetRequest(id=created.id))).user
+    fetched = (
+        await users.Get(user_pb2.GetRequest(id=created.id), metadata=as_user(created.id))
+    ).user
 
     assert fetched == created
 
 
-async def test_get_all_lists_users_oldest_first(users: Users) -> None:
+async def test_get_and_get_all_need_a_token(users: Users) -> None:
+    created = (await users.Create(ada())).user
+
+    with pytest.raises(Unauthenticated, match="missing authorization metadata"):
+        await users.Get(user_pb2.GetRequest(id=created.id))
+    with pytest.raises(Unauthenticated, match="missing authorization metadata"):
+        await users.GetAll(user_pb2.GetAllRequest())
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        await users.GetAll(user_pb2.GetAllRequest(), metadata=bearer("attacker-made-this-up"))
+
+
+async def test_another_users_record_is_permission_denied(users: Users, as_user: AsUser) -> None:
+    ada_user = (await users.Create(ada())).user
+    bob = (await users.Create(ada(email="bob@example.com", name="Bob"))).user
+
+    with pytest.raises(PermissionDenied, match="a user may get only themselves"):
+        await users.Get(user_pb2.GetRequest(id=ada_user.id), metadata=as_user(bob.id))
+    with pytest.raises(PermissionDenied, match="a user may get only themselves"):
+        await users.Get(user_pb2.GetRequest(id=NOBODY), metadata=as_user(bob.id))
+
+
+async def test_an_admin_gets_anyone(users: Users, as_user: AsUser) -> None:
+    created = (await users.Create(ada())).user
+
+    fetched = await users.Get(user_pb2.GetRequest(id=created.id), metadata=as_user(NOBODY, ADMIN))
+
+    assert fetched.user == created
+
+
+async def test_get_all_is_for_admins_only(users: Users, as_user: AsUser) -> None:
+    user = (await users.Create(ada())).user
+
+    for roles in ([], ["operator"]):
+        with pytest.raises(PermissionDenied, match="needs the role admin"):
+            await users.GetAll(user_pb2.GetAllRequest(), metadata=as_user(user.id, roles))
+
+
+async def test_get_all_lists_users_oldest_first(users: Users, as_user: AsUser) -> None:
     for n in range(3):
         await users.Create(ada(email=f"user{n}@example.com"))
 
-    reply = await users.GetAll(user_pb2.GetAllRequest())
+    reply = await users.GetAll(user_pb2.GetAllRequest(), metadata=as_user(NOBODY, ADMIN))
 
     assert [user.email for user in reply.users] == [f"user{n}@example.com" for n in range(3)]
 
@@ -93,11 +148,11 @@ async def test_bad_input_is_refused_naming_the_field(
     assert raised.value.field == field
 
 
-async def test_a_refused_user_is_not_stored(users: Users) -> None:
+async def test_a_refused_user_is_not_stored(users: Users, as_user: AsUser) -> None:
     with pytest.raises(InvalidArgument):
         await users.Create(ada(password="short"))
 
-    assert not (await users.GetAll(user_pb2.GetAllRequest())).users
+    assert not (await users.GetAll(user_pb2.GetAllRequest(), metadata=as_user(NOBODY, ADMIN))).users
 
 
 async def test_an_email_is_taken_whatever_its_case(users: Users) -> None:
@@ -109,16 +164,16 @@ async def test_an_email_is_taken_whatever_its_case(users: Users) -> None:
     assert str(raised.value) == "a user with this email already exists"
 
 
-async def test_get_needs_a_uuid(users: Users) -> None:
+async def test_get_needs_a_uuid(users: Users, as_user: AsUser) -> None:
     with pytest.raises(InvalidArgument) as raised:
-        await users.Get(user_pb2.GetRequest(id="42"))
+        await users.Get(user_pb2.GetRequest(id="42"), metadata=as_user(NOBODY))
 
     assert raised.value.field == "id"
 
 
-async def test_get_of_an_unknown_user_is_not_found(users: Users) -> None:
+async def test_get_of_an_unknown_user_is_not_found(users: Users, as_user: AsUser) -> None:
     with pytest.raises(NotFound):
-        await users.Get(user_pb2.GetRequest(id="00000000-0000-4000-8000-000000000000"))
+        await users.Get(user_pb2.GetRequest(id=NOBODY), metadata=as_user(NOBODY, ADMIN))
 
 
 async def test_the_password_is_stored_only_as_a_bcrypt_hash(
@@ -184,33 +239,51 @@ async def test_auth_refuses_a_wrong_email_or_password_alike(
     assert str(raised.value) == "invalid email or password"
 
 
-def token(config: Config, **changes: object) -> str:
-    """A token as user-service would issue it, with some detail changed."""
-    settings: dict[str, object] = {
-        "secret": config.jwt_secret,
-        "issuer": config.jwt_issuer,
-        "ttl": timedelta(seconds=config.jwt_ttl),
-        **changes,
-    }
-    return Tokens(**settings).issue("00000000-0000-4000-8000-000000000000").value  # type: ignore[arg-type]
+async def test_auth_puts_the_users_roles_in_the_token(
+    users: Users, repository: UserRepository, mint: TokenMint
+) -> None:
+    await users.Create(ada())
+    assert await repository.grant("ada@example.com", "operator")
+    login = user_pb2.AuthRequest(email="ada@example.com", password=PASSWORD)
+
+    operator = await users.Auth(login)
+    assert await repository.revoke("ada@example.com", "operator")
+    plain = await users.Auth(login)
+
+    assert roles_in(mint, operator.token) == {"operator"}
+    assert roles_in(mint, plain.token) == set()
+
+
+def roles_in(mint: TokenMint, token: str) -> set[str]:
+    return set(TokenVerifier(mint.public_keys_file).verify(token).roles)
 
 
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("make", "message"),
     [
-        ({"clock": lambda: datetime.now(UTC) - timedelta(hours=2)}, "token expired"),
-        ({"secret": "another-secret-of-at-least-32-characters"}, "invalid token: bad signature"),
-        ({"issuer": "someone.else"}, "token was not issued by this service"),
+        (lambda m: m.token(NOBODY, ttl=timedelta(hours=-2)), "token expired"),
+        (lambda m: m.token(NOBODY, ttl=timedelta(days=3650)), "lives longer than allowed"),
+        (lambda m: m.token(NOBODY, claims={"sub": ""}), "invalid token: no subject"),
+        (lambda m: m.token(NOBODY, claims={"iss": "someone.else"}), "not issued by user-service"),
+        (lambda m: m.token("not-a-uuid"), "the subject is not a user id"),
+        (lambda m: m.token(NOBODY), "the token's user does not exist"),
     ],
-    ids=["expired", "forged", "wrong issuer"],
+    ids=["expired", "ten years", "empty subject", "wrong issuer", "not a user id", "unknown user"],
 )
 async def test_validate_token_refuses_a_bad_token(
-    users: Users, config: Config, changes: dict[str, object], message: str
+    users: Users, mint: TokenMint, make: Callable[[TokenMint], str], message: str
 ) -> None:
     with pytest.raises(Unauthenticated) as raised:
-        await users.ValidateToken(user_pb2.ValidateTokenRequest(token=token(config, **changes)))
+        await users.ValidateToken(user_pb2.ValidateTokenRequest(token=make(mint)))
 
-    assert str(raised.value) == message
+    assert message in str(raised.value)
+
+
+async def test_validate_token_refuses_a_token_of_another_key(users: Users, tmp_path: Path) -> None:
+    forged = TokenMint.new(tmp_path / "attacker").token(NOBODY)
+
+    with pytest.raises(Unauthenticated, match="signed with an unknown key"):
+        await users.ValidateToken(user_pb2.ValidateTokenRequest(token=forged))
 
 
 @pytest.mark.parametrize("value", ["", "not.a.token", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln"])

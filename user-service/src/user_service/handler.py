@@ -6,18 +6,27 @@ raises `micro.errors` exceptions, which the server turns into status codes.
 stores the user, and the service's relay publishes it after the commit, so a
 crash or a broker outage between the two loses no event.
 No response, event or log line carries a password, a hash or a token.
+
+Who may call what: Create, Auth and ValidateToken are open; Get and GetAll
+pass `shippy_kit.auth.TokenInterceptor` first (UNAUTHENTICATED without a
+valid token). A user may Get themselves; Get of anyone else and GetAll need
+the `admin` role, else PERMISSION_DENIED (given before the user is looked
+up, so it tells nothing about whether the id exists).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from micro.errors import AlreadyExists, NotFound, Unauthenticated
+from micro.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
 from micro.pubsub import Publisher, new_event_id
 from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
+from shippy_kit.auth import current_claims, require_role
+from shippy_kit.tokens import ADMIN
 
 from user_service import validation
 from user_service.passwords import PasswordHasher
@@ -66,6 +75,9 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
         self, request: user_pb2.GetRequest, context: grpc.aio.ServicerContext
     ) -> user_pb2.GetResponse:
         user_id = validation.user_id(request.id)
+        caller = current_claims()
+        if caller.subject != str(user_id) and not caller.has_role(ADMIN):
+            raise PermissionDenied("a user may get only themselves (others need the admin role)")
         user = await self._repository.get(user_id)
         if user is None:
             raise NotFound(f"no user with id {user_id}")
@@ -74,6 +86,7 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
     async def GetAll(
         self, request: user_pb2.GetAllRequest, context: grpc.aio.ServicerContext
     ) -> user_pb2.GetAllResponse:
+        require_role(ADMIN)
         users = await self._repository.get_all()
         return user_pb2.GetAllResponse(users=[_to_message(user) for user in users])
 
@@ -89,16 +102,23 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
         if not await self._passwords.verify(request.password, credentials.password_hash):
             log.info("authentication failed: wrong password for id=%s", credentials.user_id)
             raise Unauthenticated(INVALID_CREDENTIALS)
-        token = self._tokens.issue(str(credentials.user_id))
+        token = self._tokens.issue(str(credentials.user_id), credentials.roles)
         log.info("user authenticated id=%s", credentials.user_id)
         return user_pb2.AuthResponse(token=token.value, expires_at=_timestamp(token.expires_at))
 
     async def ValidateToken(
         self, request: user_pb2.ValidateTokenRequest, context: grpc.aio.ServicerContext
     ) -> user_pb2.ValidateTokenResponse:
-        token = self._tokens.validate(request.token)
+        """Checks the token here, with the public keys, and that its user exists."""
+        claims = self._tokens.validate(request.token)
+        try:
+            user_id = uuid.UUID(claims.subject)
+        except ValueError:
+            raise Unauthenticated("invalid token: the subject is not a user id") from None
+        if await self._repository.get(user_id) is None:
+            raise Unauthenticated("the token's user does not exist")
         return user_pb2.ValidateTokenResponse(
-            user_id=token.user_id, expires_at=_timestamp(token.expires_at)
+            user_id=claims.subject, expires_at=_timestamp(claims.expires_at)
         )
 
 

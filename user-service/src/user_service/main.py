@@ -6,11 +6,14 @@ from datetime import timedelta
 from typing import Unpack
 
 from micro import Options, Publisher, Service
+from micro.config import ConfigError
 from micro.service import Parts
 from shippy.user.v1 import events_pb2, user_pb2_grpc
+from shippy_kit.auth import TokenInterceptor
 from shippy_kit.outbox import PostgresOutbox
 from shippy_kit.postgres import connection_pool, serve_database
 from shippy_kit.runner import run_service
+from shippy_kit.tokens import read_private_key, reason
 
 from user_service import __version__
 from user_service.config import Config
@@ -20,6 +23,10 @@ from user_service.repository import UserRepository
 from user_service.tokens import Tokens
 
 SERVICE_NAME = "shippy.user"
+OPEN_METHODS = frozenset(
+    f"/shippy.user.v1.UserService/{method}" for method in ("Create", "Auth", "ValidateToken")
+)
+"""The methods that need no token; Get and GetAll do."""
 
 
 def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> Service:
@@ -34,12 +41,9 @@ def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> S
         if config.outbox_relay
         else Publisher("user.created", events_pb2.UserCreated, outbox)  # stored, not sent
     )
-    handler = UserHandler(
-        repository,
-        PasswordHasher(config.bcrypt_rounds),
-        Tokens(config.jwt_secret, config.jwt_issuer, timedelta(seconds=config.jwt_ttl)),
-        user_created,
-    )
+    tokens = build_tokens(config)
+    service.wrap(TokenInterceptor(tokens.verifier, open_methods=OPEN_METHODS))
+    handler = UserHandler(repository, PasswordHasher(config.bcrypt_rounds), tokens, user_created)
     service.handle(user_pb2_grpc.add_UserServiceServicer_to_server, handler)
 
     async def create_schema() -> None:
@@ -49,6 +53,25 @@ def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> S
     serve_database(service, pool, on_open=create_schema)
     service.after_stop(outbox.close)
     return service
+
+
+def build_tokens(config: Config) -> Tokens:
+    """The signing key and the verifier, read from their files; `ConfigError`
+    naming the variable when one cannot be used."""
+    try:
+        private_key = read_private_key(config.jwt_private_key_file)
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"JWT_PRIVATE_KEY_FILE={config.jwt_private_key_file}: {reason(error)}"
+        ) from None
+    settings = config.tokens
+    return Tokens(
+        private_key,
+        settings.verifier(private_key.public_key()),
+        ttl=timedelta(seconds=config.jwt_ttl),
+        issuer=settings.issuer,
+        audience=settings.audience,
+    )
 
 
 def main() -> None:

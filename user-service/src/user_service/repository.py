@@ -2,6 +2,8 @@
 
 Emails are stored as given to `create` (the handler passes them in lower case);
 a unique index on `lower(email)` makes them unique regardless of case.
+A user's `roles` (`admin`, `operator`) start empty and change only through
+`grant` and `revoke` (`python -m user_service.roles`), never through an RPC.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import uuid
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import LiteralString
 
 import psycopg
 from psycopg.rows import class_row
@@ -26,6 +29,7 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_key ON users (lower(email));
 CREATE INDEX IF NOT EXISTS users_created_at_idx ON users (created_at, id);
+ALTER TABLE users ADD COLUMN IF NOT EXISTS roles text[] NOT NULL DEFAULT '{}';
 """
 EMAIL_INDEX = "users_email_key"
 
@@ -45,6 +49,7 @@ class User:
 class Credentials:
     user_id: uuid.UUID
     password_hash: str = field(repr=False)
+    roles: list[str] = field(default_factory=list)
 
 
 class EmailTaken(Exception):
@@ -101,7 +106,38 @@ class UserRepository:
         async with connection(self._pool) as conn:
             cursor = conn.cursor(row_factory=class_row(Credentials))
             await cursor.execute(
-                "SELECT id AS user_id, password_hash FROM users WHERE lower(email) = lower(%s)",
+                "SELECT id AS user_id, password_hash, roles FROM users"
+                " WHERE lower(email) = lower(%s)",
                 (email,),
             )
             return await cursor.fetchone()
+
+    async def grant(self, email: str, role: str) -> bool:
+        """Give the user with `email` the `role`; False when no user has that email."""
+        return await self._change_roles(
+            "UPDATE users SET roles = array(SELECT DISTINCT unnest(roles || %s::text))"
+            " WHERE lower(email) = lower(%s)",
+            role,
+            email,
+        )
+
+    async def revoke(self, email: str, role: str) -> bool:
+        """Take `role` from the user with `email`; False when no user has that email."""
+        return await self._change_roles(
+            "UPDATE users SET roles = array_remove(roles, %s::text) WHERE lower(email) = lower(%s)",
+            role,
+            email,
+        )
+
+    async def with_roles(self) -> list[tuple[str, list[str]]]:
+        """(email, roles) of every user who has a role, by email."""
+        async with connection(self._pool) as conn:
+            cursor = await conn.execute(
+                "SELECT email, roles FROM users WHERE roles <> '{}' ORDER BY email"
+            )
+            return [(email, sorted(roles)) for email, roles in await cursor.fetchall()]
+
+    async def _change_roles(self, sql: LiteralString, role: str, email: str) -> bool:
+        async with connection(self._pool) as conn:
+            cursor = await conn.execute(sql, (role, email))
+            return cursor.rowcount == 1

@@ -1,19 +1,29 @@
-"""JSON Web Tokens (HS256) that say which user holds them and until when.
+"""The tokens user-service issues: JSON Web Tokens signed with its Ed25519 key.
 
-Claims: `sub` (the user id), `iat`, `exp` and `iss`; all four are required.
+Header `alg: EdDSA` and `kid` (the key's thumbprint); claims exactly `sub`
+(the user id), `iss`, `aud`, `iat`, `exp`, `jti` (random) and `roles` (the
+user's roles, e.g. `["operator"]`). Only this service holds the private key;
+every service checks tokens locally with the public keys
+(`shippy_kit.tokens.TokenVerifier`), and so does `validate` here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from micro.errors import Unauthenticated
-
-ALGORITHM = "HS256"
-REQUIRED_CLAIMS = ["sub", "iat", "exp", "iss"]
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from shippy_kit.tokens import (
+    ALGORITHM,
+    DEFAULT_AUDIENCE,
+    DEFAULT_ISSUER,
+    Claims,
+    TokenVerifier,
+    key_id,
+)
 
 
 @dataclass(frozen=True)
@@ -28,48 +38,45 @@ def _now() -> datetime:
 
 
 class Tokens:
-    """Issues and checks tokens. `clock` is for tests that need an old token."""
+    """Issues tokens with `private_key` and checks them with `verifier`.
+    `clock` is for tests that need an old token."""
 
     def __init__(
         self,
-        secret: str,
-        issuer: str,
+        private_key: Ed25519PrivateKey,
+        verifier: TokenVerifier,
+        *,
         ttl: timedelta,
+        issuer: str = DEFAULT_ISSUER,
+        audience: str = DEFAULT_AUDIENCE,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        self._secret = secret
-        self._issuer = issuer
+        self._private_key = private_key
+        self.key_id = key_id(private_key.public_key())
+        """The `kid` of every token issued here."""
+        self.verifier = verifier
         self._ttl = ttl
+        self._issuer = issuer
+        self._audience = audience
         self._clock = clock
 
-    def issue(self, user_id: str) -> Token:
+    def issue(self, user_id: str, roles: Iterable[str] = ()) -> Token:
         issued_at = self._clock().replace(microsecond=0)  # JWT times are whole seconds
         expires_at = issued_at + self._ttl
-        claims = {"sub": user_id, "iat": issued_at, "exp": expires_at, "iss": self._issuer}
-        value = jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+        claims = {
+            "sub": user_id,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": issued_at,
+            "exp": expires_at,
+            "jti": uuid.uuid4().hex,
+            "roles": sorted(set(roles)),
+        }
+        value = jwt.encode(
+            claims, self._private_key, algorithm=ALGORITHM, headers={"kid": self.key_id}
+        )
         return Token(value=value, user_id=user_id, expires_at=expires_at)
 
-    def validate(self, value: str) -> Token:
-        """The token's user and expiry, or `Unauthenticated` saying what is wrong."""
-        if not value:
-            raise Unauthenticated("token is missing")
-        try:
-            claims = jwt.decode(
-                value,
-                self._secret,
-                algorithms=[ALGORITHM],
-                issuer=self._issuer,
-                options={"require": REQUIRED_CLAIMS},
-            )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("token expired") from None
-        except jwt.InvalidIssuerError:
-            raise Unauthenticated("token was not issued by this service") from None
-        except jwt.MissingRequiredClaimError as error:
-            raise Unauthenticated(f'invalid token: no "{error.claim}" claim') from None
-        except jwt.InvalidSignatureError:
-            raise Unauthenticated("invalid token: bad signature") from None
-        except jwt.InvalidTokenError:
-            raise Unauthenticated("invalid token") from None
-        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-        return Token(value=value, user_id=claims["sub"], expires_at=expires_at)
+    def validate(self, value: str) -> Claims:
+        """The token's claims, or `Unauthenticated` saying what is wrong."""
+        return self.verifier.verify(value)

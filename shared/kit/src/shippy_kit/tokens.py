@@ -256,7 +256,9 @@ class TokenSettings:
                 max_ttl=timedelta(seconds=self.max_ttl),
             )
         except (OSError, ValueError) as error:
-            raise ConfigError(f"{PUBLIC_KEYS_VARIABLE}={self.public_keys_file}: {error}") from None
+            raise ConfigError(
+                f"{PUBLIC_KEYS_VARIABLE}={self.public_keys_file}: {reason(error)}"
+            ) from None
         missing = [key_id(k) for k in own_keys if key_id(k) not in verifier.key_ids]
         if missing:
             raise ConfigError(
@@ -314,7 +316,12 @@ def write_key_set(path: Path, keys: Iterable[Ed25519PublicKey]) -> None:
 
 def read_private_key(path: Path) -> Ed25519PrivateKey:
     """The Ed25519 private key in a PEM (PKCS #8) file. ValueError if it is another."""
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except TypeError:  # encrypted
+        raise ValueError("the key is encrypted: it must not be") from None
+    except ValueError:
+        raise ValueError("not a PEM private key") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("not an Ed25519 private key")
     return key
@@ -358,6 +365,13 @@ def kept_key_pair(private_key_file: Path, public_keys_file: Path) -> bool:
     if key_id(public) not in known:
         write_key_set(public_keys_file, [public, *known.values()][:KEPT_KEYS])
     return False
+
+
+def reason(error: Exception) -> str:
+    """Why a key file cannot be used, without repeating its path."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return str(error)
 
 
 def _write(path: Path, text: str, mode: int) -> None:
