@@ -41,6 +41,9 @@ COPY consignment-service/pyproject.toml consignment-service/
 COPY vessel-service/pyproject.toml vessel-service/
 COPY user-cli/pyproject.toml user-cli/
 COPY consignment-cli/pyproject.toml consignment-cli/
+COPY plugins/mqtt/pyproject.toml plugins/mqtt/
+COPY plugins/rabbitmq/pyproject.toml plugins/rabbitmq/
+COPY plugins/etcd/pyproject.toml plugins/etcd/
 
 ARG SERVICE
 RUN test -n "${SERVICE}" || { echo "--build-arg SERVICE=<name>-service is required" >&2; exit 1; }

@@ -13,8 +13,8 @@ and every watcher sees that deletion. `watch()` is etcd's watch on the prefix.
 It speaks etcd's v3 API through the JSON gateway etcd serves on its client
 port (`/v3/kv/range`, `/v3/lease/grant`, `/v3/watch`, ...) with httpx: no
 generated protobuf code, so no conflict with the protobuf (7.x) the rest of
-the workspace uses; the gRPC clients on PyPI (`etcd3`, `aetcd`) ship code
-generated for older protobuf runtimes.
+the workspace uses (`etcd3` 0.12, generated for protobuf 3, does not import
+under it; `aetcd` does, with code generated for protobuf 5.27).
 """
 
 from __future__ import annotations
