@@ -73,7 +73,7 @@ class UserRepository:
         """Store a new user, committed when this returns unless inside
         `transaction()`, which then commits it. Raises `EmailTaken`."""
         try:
-            async with connection(self._pool) as conn, conn.transaction():
+            async with transaction(self._pool) as conn:
                 cursor = conn.cursor(row_factory=class_row(User))
                 await cursor.execute(
                     "INSERT INTO users (name, company, email, password_hash)"

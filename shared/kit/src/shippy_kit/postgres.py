@@ -109,11 +109,12 @@ async def transaction(pool: Pool) -> AsyncIterator[Connection]:
     """One transaction for everything done through `connection(pool)` inside
     the block, in this task: it all commits when the block ends, or, when the
     block raises, none of it does. A repository call and an outbox write
-    (shippy_kit.outbox) then share one commit, without either knowing the other."""
+    (shippy_kit.outbox) then share one commit, without either knowing the other.
+    A `transaction(pool)` inside another is part of it: no savepoint, no
+    commit of its own."""
     current = _transaction.get()
     if current is not None and current[0] is pool:
-        async with current[1].transaction():  # nested: a savepoint
-            yield current[1]
+        yield current[1]  # nested: part of the outer one, which commits it
         return
     async with connection(pool) as conn, conn.transaction():
         token = _transaction.set((pool, conn))
