@@ -2,12 +2,14 @@
 to a topic, optionally in a queue group (each message handled once per group).
 
 A `Broker` is a handful of methods. Every implementation passes the same
-contract tests (`shared/tests/test_broker.py`):
+contract tests (`micro.testing.BrokerContract`, which plugin packages
+subclass too):
 
-- `MemoryBroker`: one process, for unit tests.
-- `NatsBroker`: core NATS (at most once).
-- `JetStreamBroker`: NATS JetStream (at least once: a message whose handler
-  raised is delivered again).
+- `JetStreamBroker` ("jetstream", the default): NATS JetStream, at least
+  once: a message whose handler raised is delivered again, and after a
+  bounded number of attempts goes to the dead letters.
+- `NatsBroker` ("nats"): core NATS, at most once.
+- `MemoryBroker` ("memory"): one process, for unit tests.
 """
 
 from __future__ import annotations

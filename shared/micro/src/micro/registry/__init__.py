@@ -1,7 +1,7 @@
 """Service discovery: who serves a named service, and at which address.
 
 A `Registry` is a handful of methods (go-micro's interface, in Python). Every
-implementation passes the same contract tests (`shared/tests/test_registry.py`):
+implementation passes the same contract tests (`micro.testing.RegistryContract`):
 
 - `MemoryRegistry`: one process, for unit tests.
 - `NatsRegistry`: nodes answer a broadcast query over NATS, as go-plugins'
