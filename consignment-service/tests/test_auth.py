@@ -1,67 +1,45 @@
-"""Every call to consignment-service needs a token that user-service accepts."""
+"""Every call to consignment-service needs a token signed with user-service's
+key, checked here with its public keys: nothing else is asked, so nothing
+registered under user-service's name can make a token pass."""
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
-from consignment_service.auth import bearer_token
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from micro import Client, Service
-from micro.errors import Unauthenticated, Unavailable
+from micro.errors import Unauthenticated
+from micro.testing import MemoryStack
 from shippy.consignment.v1 import consignment_pb2
+from shippy.user.v1 import user_pb2, user_pb2_grpc
+from shippy_kit.cli import bearer
+from shippy_kit.token_mint import TokenMint
 
 if TYPE_CHECKING:
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub
 
-    from conftest import FakeUserService
+    from conftest import UserTokens
 
 LIST = consignment_pb2.GetConsignmentsRequest()
+ALICE = "alice"
 
 
-@pytest.mark.parametrize(
-    "metadata",
-    [
-        [("authorization", "Bearer abc.def.ghi")],
-        [("authorization", "bearer abc.def.ghi")],
-        [("x-request-id", "7"), ("authorization", "  Bearer   abc.def.ghi ")],
-    ],
-)
-def test_the_token_is_what_follows_bearer(metadata: list[tuple[str, str]]) -> None:
-    assert bearer_token(metadata) == "abc.def.ghi"
-
-
-@pytest.mark.parametrize("metadata", [None, [], [("x-request-id", "7")]])
-def test_no_authorization_metadata_is_unauthenticated(
-    metadata: list[tuple[str, str]] | None,
+async def test_a_call_with_a_token_of_user_services_key_goes_through(
+    shipping: ShippingServiceAsyncStub, users: UserTokens
 ) -> None:
-    with pytest.raises(Unauthenticated, match="missing authorization metadata"):
-        bearer_token(metadata)
-
-
-@pytest.mark.parametrize(
-    "value", ["abc.def.ghi", "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer a b"]
-)
-def test_authorization_that_is_not_a_bearer_token_is_unauthenticated(value: str) -> None:
-    with pytest.raises(Unauthenticated, match="authorization must be 'Bearer <token>'"):
-        bearer_token([("authorization", value)])
-
-
-async def test_a_call_with_an_accepted_token_goes_through(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService
-) -> None:
-    token = users.issue("alice")
-
-    reply = await shipping.GetConsignments(LIST, metadata=[("authorization", f"Bearer {token}")])
+    reply = await shipping.GetConsignments(LIST, metadata=bearer(users.issue(ALICE)))
 
     assert list(reply.consignments) == []
 
 
 async def test_a_call_without_a_token_is_unauthenticated(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService
+    shipping: ShippingServiceAsyncStub,
 ) -> None:
     with pytest.raises(Unauthenticated, match="missing authorization metadata") as raised:
         await shipping.GetConsignments(LIST)
@@ -70,30 +48,77 @@ async def test_a_call_without_a_token_is_unauthenticated(
 
 
 async def test_a_malformed_authorization_is_unauthenticated(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService
+    shipping: ShippingServiceAsyncStub, users: UserTokens
 ) -> None:
-    token = users.issue("alice")
+    token = users.issue(ALICE)
 
     with pytest.raises(Unauthenticated, match="authorization must be 'Bearer <token>'"):
         await shipping.GetConsignments(LIST, metadata=[("authorization", token)])
 
 
-async def test_a_token_user_service_rejects_is_unauthenticated_with_its_reason(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService
-) -> None:
-    with pytest.raises(Unauthenticated, match="token is invalid or has expired"):
-        await shipping.GetConsignments(LIST, metadata=[("authorization", "Bearer forged")])
+def another_key(mint: TokenMint, tmp_path: Path) -> str:
+    return TokenMint.new(tmp_path / "attacker").token(ALICE)
 
 
-async def test_no_user_service_to_ask_is_unavailable_not_unauthenticated(
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        pytest.param(lambda m, p: "attacker-made-this-up", "invalid token", id="made up"),
+        pytest.param(another_key, "signed with an unknown key", id="another key"),
+        pytest.param(
+            lambda m, p: m.token(ALICE, claims={"sub": ""}), "no subject", id="empty subject"
+        ),
+        pytest.param(
+            lambda m, p: m.token(ALICE, ttl=timedelta(days=3650)),
+            "lives longer than allowed",
+            id="ten years",
+        ),
+        pytest.param(
+            lambda m, p: m.token(ALICE, issued_at=datetime.now(UTC) - timedelta(hours=2)),
+            "token expired",
+            id="expired",
+        ),
+    ],
+)
+async def test_a_token_that_does_not_verify_is_unauthenticated_with_its_reason(
     shipping: ShippingServiceAsyncStub,
+    users: UserTokens,
+    tmp_path: Path,
+    make: Callable[[TokenMint, Path], str],
+    message: str,
 ) -> None:
-    with pytest.raises(
-        Unavailable, match=re.escape('cannot validate token: service "shippy.user"')
-    ) as raised:
-        await shipping.GetConsignments(LIST, metadata=[("authorization", "Bearer abc")])
+    token = make(users.mint, tmp_path)
 
-    assert raised.value.code is grpc.StatusCode.UNAVAILABLE
+    with pytest.raises(Unauthenticated, match=message):
+        await shipping.GetConsignments(LIST, metadata=bearer(token))
+
+
+class AcceptsEverything(user_pb2_grpc.UserServiceServicer):
+    """A node that registers as user-service and says yes to every token."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def ValidateToken(
+        self, request: user_pb2.ValidateTokenRequest, context: Any
+    ) -> user_pb2.ValidateTokenResponse:
+        self.asked += 1
+        return user_pb2.ValidateTokenResponse(user_id=ALICE)
+
+
+async def test_a_fake_user_service_in_the_registry_cannot_make_a_forged_token_pass(
+    shipping: ShippingServiceAsyncStub, users: UserTokens, memory_stack: MemoryStack
+) -> None:
+    fake = AcceptsEverything()
+    impostor = memory_stack.service("shippy.user")
+    impostor.handle(user_pb2_grpc.add_UserServiceServicer_to_server, fake)
+    await memory_stack.start(impostor)
+
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        await shipping.GetConsignments(LIST, metadata=bearer("attacker-made-this-up"))
+    await shipping.GetConsignments(LIST, metadata=bearer(users.issue(ALICE)))
+
+    assert fake.asked == 0  # never asked, for the forged token or the real one
 
 
 async def test_health_checks_need_no_token(consignment_service: Service, client: Client) -> None:

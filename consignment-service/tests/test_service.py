@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from devstack.postgres import DatabaseOutage
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub
 
-    from conftest import FakeUserService
+    from conftest import UserTokens
 
 LITTLE_TOOT, BOATY, EVER_GIVEN = SEED_FLEET
 LIST = consignment_pb2.GetConsignmentsRequest()
@@ -43,7 +43,7 @@ def consignment(
 
 @pytest.mark.usefixtures("vessel_service")
 async def test_a_consignment_goes_on_a_vessel_that_fits_and_belongs_to_the_caller(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService
+    shipping: ShippingServiceAsyncStub, users: UserTokens
 ) -> None:
     alice = users.issue("alice")
 
@@ -67,7 +67,7 @@ async def test_a_consignment_goes_on_a_vessel_that_fits_and_belongs_to_the_calle
 
 @pytest.mark.usefixtures("vessel_service")
 async def test_a_heavier_load_goes_on_a_bigger_vessel(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService
+    shipping: ShippingServiceAsyncStub, users: UserTokens
 ) -> None:
     alice = users.issue("alice")
 
@@ -80,7 +80,7 @@ async def test_a_heavier_load_goes_on_a_bigger_vessel(
 
 @pytest.mark.usefixtures("vessel_service")
 async def test_each_user_lists_only_their_own_consignments_newest_first(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService
+    shipping: ShippingServiceAsyncStub, users: UserTokens
 ) -> None:
     alice, bob = users.issue("alice"), users.issue("bob")
     await shipping.CreateConsignment(consignment("Alice's first"), metadata=bearer(alice))
@@ -97,7 +97,7 @@ async def test_each_user_lists_only_their_own_consignments_newest_first(
 
 @pytest.mark.usefixtures("vessel_service")
 async def test_a_load_no_vessel_takes_is_a_failed_precondition_and_is_not_stored(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService
+    shipping: ShippingServiceAsyncStub, users: UserTokens
 ) -> None:
     alice = users.issue("alice")
 
@@ -110,7 +110,7 @@ async def test_a_load_no_vessel_takes_is_a_failed_precondition_and_is_not_stored
 
 
 async def test_without_vessel_service_a_consignment_is_unavailable(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService
+    shipping: ShippingServiceAsyncStub, users: UserTokens
 ) -> None:
     alice = users.issue("alice")
 
@@ -145,7 +145,7 @@ def with_container(**fields: str) -> consignment_pb2.CreateConsignmentRequest:
 )
 async def test_a_bad_consignment_is_an_invalid_argument_naming_the_field(
     shipping: ShippingServiceAsyncStub,
-    users: FakeUserService,
+    users: UserTokens,
     request_: consignment_pb2.CreateConsignmentRequest,
     field: str,
 ) -> None:
@@ -159,7 +159,7 @@ async def test_a_bad_consignment_is_an_invalid_argument_naming_the_field(
 
 
 async def test_while_the_database_is_down_calls_are_unavailable_and_then_work_again(
-    shipping: ShippingServiceAsyncStub, users: FakeUserService, database_outage: DatabaseOutage
+    shipping: ShippingServiceAsyncStub, users: UserTokens, database_outage: DatabaseOutage
 ) -> None:
     alice = users.issue("alice")
 
@@ -172,3 +172,16 @@ async def test_while_the_database_is_down_calls_are_unavailable_and_then_work_ag
     )
 
     assert list(reply.consignments) == []
+
+
+@pytest.mark.usefixtures("vessel_service")
+async def test_a_vessel_fills_up_and_the_next_load_goes_on_another(
+    shipping: ShippingServiceAsyncStub, users: UserTokens
+) -> None:
+    alice = users.issue("alice")
+
+    first = await shipping.CreateConsignment(consignment(weight=15_000), metadata=bearer(alice))
+    second = await shipping.CreateConsignment(consignment(weight=15_000), metadata=bearer(alice))
+
+    assert first.consignment.vessel_id == str(LITTLE_TOOT.id)  # 5 000 kg of its 20 000 left
+    assert second.consignment.vessel_id == str(BOATY.id)

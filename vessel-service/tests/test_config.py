@@ -1,13 +1,22 @@
-"""vessel-service reads only its database URL (the reading itself is
-`shippy_kit.config`'s, tested in shared/kit/tests/test_config.py)."""
+"""vessel-service reads its database URL and how to check tokens (the reading
+itself is `shippy_kit`'s, tested in shared/kit/tests)."""
 
-from dataclasses import fields
+from pathlib import Path
 
+import pytest
+from micro.config import ConfigError
 from vessel_service.config import Config
 
 
-def test_its_only_setting_is_its_database() -> None:
-    config = Config.from_env({"DATABASE_URL": "postgresql://db/vessel", "JWT_SECRET": "s" * 48})
+def test_it_reads_its_database_and_the_public_keys() -> None:
+    config = Config.from_env(
+        {"DATABASE_URL": "postgresql://db/vessel", "JWT_PUBLIC_KEYS_FILE": "/keys.json"}
+    )
 
     assert config.database_url == "postgresql://db/vessel"
-    assert [f.name for f in fields(config)] == ["database_url"]
+    assert config.tokens.public_keys_file == Path("/keys.json")
+
+
+def test_without_public_keys_it_does_not_start_and_says_what_to_set() -> None:
+    with pytest.raises(ConfigError, match=r"^JWT_PUBLIC_KEYS_FILE is required"):
+        Config.from_env({"DATABASE_URL": "postgresql://db/vessel"})

@@ -1,5 +1,6 @@
 """The vessels table, against a real PostgreSQL."""
 
+import asyncio
 import dataclasses
 import uuid
 
@@ -78,6 +79,33 @@ async def test_find_available_skips_vessels_that_are_not_available(
 
     assert found is not None
     assert found.id == free.id != busy.id
+
+
+async def test_a_booking_takes_room_and_a_full_vessel_is_not_found(
+    repository: VesselRepository,
+) -> None:
+    vessel = await repository.create(a_vessel(capacity=10, max_weight=1_000))
+
+    booked = await repository.book(capacity=6, max_weight=600)
+    left_for_four = await repository.find_available(capacity=4, max_weight=400)
+    none_for_five = await repository.find_available(capacity=5, max_weight=1)
+
+    assert booked == dataclasses.replace(vessel, containers_booked=6, weight_booked=600)
+    assert left_for_four is not None
+    assert left_for_four.id == vessel.id
+    assert none_for_five is None
+
+
+async def test_concurrent_bookings_never_overfill_a_vessel(repository: VesselRepository) -> None:
+    vessel = await repository.create(a_vessel(capacity=5, max_weight=5_000))
+
+    booked = await asyncio.gather(*(repository.book(capacity=1, max_weight=1) for _ in range(8)))
+
+    assert sum(1 for b in booked if b is not None and b.id == vessel.id) == 5
+    assert sum(1 for b in booked if b is None) == 3
+    stored = await repository.get(vessel.id)
+    assert stored is not None
+    assert stored.containers_booked == 5
 
 
 async def test_created_vessels_are_stored_as_given(repository: VesselRepository) -> None:

@@ -1,16 +1,30 @@
 """VesselService over gRPC: the service as `vessel-service` wires it, on a real
-PostgreSQL, called by name through the (in-process) registry."""
+PostgreSQL, called by name through the (in-process) registry.
+
+`vessels` calls as an operator; `raw_vessels` sends what each test says.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pytest
 from micro import Client, Options, Service
-from micro.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
+from micro.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 from micro.testing import first_success
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
+from shippy_kit.cli import bearer
+from shippy_kit.token_mint import TokenMint
+from shippy_kit.tokens import TokenSettings
 from vessel_service.config import Config
 from vessel_service.fleet import SEED_FLEET
 from vessel_service.main import build_service
@@ -20,20 +34,49 @@ if TYPE_CHECKING:
 
 IN_PROCESS = Options(registry="memory", broker="memory", server_address="127.0.0.1:0")
 LITTLE_TOOT, BOATY, EVER_GIVEN = SEED_FLEET
+OPERATOR_ID = "operator-1"
+Stub: TypeAlias = "vessel_pb2_grpc.VesselServiceAsyncStub"  # in the type stubs only
 
 
 @pytest.fixture
-async def service(database_url: str) -> AsyncIterator[Service]:
-    service = build_service(Config(database_url=database_url), IN_PROCESS)
+def mint(tmp_path: Path) -> TokenMint:
+    """user-service's key pair: its public keys are what the service reads."""
+    return TokenMint.new(tmp_path / "keys")
+
+
+@pytest.fixture
+async def service(database_url: str, mint: TokenMint) -> AsyncIterator[Service]:
+    tokens = TokenSettings(public_keys_file=mint.public_keys_file)
+    service = build_service(Config(database_url=database_url, tokens=tokens), IN_PROCESS)
     await service.start()
     yield service
     await service.stop()
 
 
 @pytest.fixture
-async def vessels(service: Service) -> AsyncIterator[vessel_pb2_grpc.VesselServiceAsyncStub]:
+async def raw_vessels(service: Service) -> AsyncIterator[Stub]:
     async with Client.connect(IN_PROCESS, registry=service.registry) as client:
         yield client.stub(vessel_pb2_grpc.VesselServiceStub, "shippy.vessel")
+
+
+class AsCaller:
+    """A stub whose calls carry `token`."""
+
+    def __init__(self, stub: Stub, token: str) -> None:
+        self._stub, self._metadata = stub, bearer(token)
+
+    async def FindAvailable(self, request: Any) -> vessel_pb2.FindAvailableResponse:
+        return await self._stub.FindAvailable(request, metadata=self._metadata)
+
+    async def Create(self, request: Any) -> vessel_pb2.CreateResponse:
+        return await self._stub.Create(request, metadata=self._metadata)
+
+
+@pytest.fixture
+def vessels(raw_vessels: Stub, mint: TokenMint) -> Stub:
+    """Calls as an operator."""
+    operator = mint.token(OPERATOR_ID, roles=["operator"])
+    return AsCaller(raw_vessels, operator)  # type: ignore[return-value]
 
 
 def find_request(capacity: int, max_weight: int) -> vessel_pb2.FindAvailableRequest:
@@ -115,7 +158,7 @@ async def test_a_created_vessel_is_found_when_it_fits_best(
     found = await vessels.FindAvailable(find_request(capacity=5, max_weight=1_000))
 
     assert created.id  # a UUID the service made
-    assert (created.name, created.available) == ("Tugboat", True)
+    assert (created.name, created.available, created.owner_id) == ("Tugboat", True, OPERATOR_ID)
     assert found.vessel == created
 
 
@@ -187,3 +230,49 @@ async def test_while_the_database_is_down_calls_are_unavailable_and_then_work_ag
     reply = await first_success(lambda: vessels.FindAvailable(request), Unavailable, within=15)
 
     assert reply.vessel.id == str(LITTLE_TOOT.id)
+
+
+async def test_every_call_needs_a_token(raw_vessels: Stub) -> None:
+    with pytest.raises(Unauthenticated, match="missing authorization metadata"):
+        await raw_vessels.FindAvailable(find_request(capacity=1, max_weight=1))
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        await raw_vessels.Create(a_vessel(), metadata=bearer("attacker-made-this-up"))
+
+
+@pytest.mark.parametrize("roles", [[], ["user"]], ids=["no role", "another role"])
+async def test_creating_a_vessel_without_the_operator_role_is_permission_denied(
+    raw_vessels: Stub, mint: TokenMint, roles: list[str]
+) -> None:
+    token = mint.token("user-1", roles=roles)
+
+    with pytest.raises(PermissionDenied, match="needs the role operator or admin"):
+        await raw_vessels.Create(a_vessel(capacity=1, max_weight=1), metadata=bearer(token))
+
+    found = await raw_vessels.FindAvailable(find_request(1, 1), metadata=bearer(token))
+    assert found.vessel.id == str(LITTLE_TOOT.id)  # the tiny vessel was not made
+
+
+async def test_an_operator_creates_vessels_for_themselves_only(
+    vessels: Stub, raw_vessels: Stub, mint: TokenMint
+) -> None:
+    with pytest.raises(PermissionDenied, match="only an admin"):
+        await vessels.Create(a_vessel(owner_id="someone-else"))
+
+    admin = bearer(mint.token("admin-1", roles=["admin"]))
+    reply = await raw_vessels.Create(a_vessel(owner_id="someone-else"), metadata=admin)
+
+    assert reply.vessel.owner_id == "someone-else"
+
+
+async def test_booked_loads_use_up_a_vessel_until_it_is_no_longer_found(
+    vessels: Stub,
+) -> None:
+    created = (await vessels.Create(a_vessel(name="Dinghy", capacity=3, max_weight=300))).vessel
+    load = find_request(capacity=2, max_weight=100)
+
+    first = await vessels.FindAvailable(load)
+    second = await vessels.FindAvailable(load)
+
+    assert first.vessel.id == created.id
+    assert second.vessel.id != created.id  # one container of room left on the dinghy
+    assert second.vessel.id == str(LITTLE_TOOT.id)

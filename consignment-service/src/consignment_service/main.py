@@ -7,19 +7,17 @@ from typing import Unpack
 from micro import Options, Service
 from micro.service import Parts
 from shippy.consignment.v1 import consignment_pb2_grpc
-from shippy.user.v1 import user_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2_grpc
 from shippy_kit.postgres import connection_pool, serve_database
 from shippy_kit.runner import run_service
 
 from consignment_service import __version__
-from consignment_service.auth import AuthInterceptor
+from consignment_service.auth import AuthInterceptor, OnBehalfOfCaller
 from consignment_service.config import Config
 from consignment_service.handler import ShippingHandler
 from consignment_service.repository import ConsignmentRepository
 
 SERVICE_NAME = "shippy.consignment"
-USER_SERVICE = "shippy.user"
 VESSEL_SERVICE = "shippy.vessel"
 POOL_TIMEOUT = 3.0
 """Seconds a request waits for a connection before it fails as UNAVAILABLE."""
@@ -31,12 +29,11 @@ def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> S
     pool = connection_pool(config.database_url, name="consignments", timeout=POOL_TIMEOUT)
     repository = ConsignmentRepository(pool)
     service = Service(SERVICE_NAME, version=__version__, options=options, **parts)
-    users = service.client.stub(user_pb2_grpc.UserServiceStub, USER_SERVICE)
-    service.wrap(AuthInterceptor(users))
+    service.wrap(AuthInterceptor(config.tokens.verifier()))  # local: no call to user-service
     vessels = service.client.stub(vessel_pb2_grpc.VesselServiceStub, VESSEL_SERVICE)
     service.handle(
         consignment_pb2_grpc.add_ShippingServiceServicer_to_server,
-        ShippingHandler(repository, vessels),
+        ShippingHandler(repository, OnBehalfOfCaller(vessels)),  # type: ignore[arg-type]
     )
     serve_database(service, pool, on_open=repository.create_schema)
     return service

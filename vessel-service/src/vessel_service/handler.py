@@ -1,4 +1,8 @@
-"""The VesselService RPCs: validate, ask the repository, answer. No SQL here."""
+"""The VesselService RPCs: validate, ask the repository, answer. No SQL here.
+
+Every call has passed `shippy_kit.auth.TokenInterceptor` (a valid token,
+checked locally). `Create` needs the `operator` or `admin` role as well.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ import logging
 from typing import Any, TypeAlias
 
 import grpc.aio
-from micro.errors import AlreadyExists, FailedPrecondition
+from micro.errors import AlreadyExists, FailedPrecondition, PermissionDenied
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
+from shippy_kit.auth import require_role
+from shippy_kit.tokens import ADMIN, OPERATOR
 
 from vessel_service import validation
 from vessel_service.repository import Vessel, VesselExists, VesselRepository
@@ -24,11 +30,14 @@ class VesselHandler(vessel_pb2_grpc.VesselServiceServicer):
     async def FindAvailable(
         self, request: vessel_pb2.FindAvailableRequest, context: Context
     ) -> vessel_pb2.FindAvailableResponse:
-        """The smallest available vessel that fits; FAILED_PRECONDITION when none does."""
+        """Books the load on the smallest available vessel with room left for
+        it, and answers that vessel; FAILED_PRECONDITION when none has room.
+
+        Booking here is what makes a vessel fill up: consignment-service asks
+        once per consignment, on behalf of (with the token of) its creator.
+        """
         spec = validation.specification(request)
-        vessel = await self._repository.find_available(
-            capacity=spec.capacity, max_weight=spec.max_weight
-        )
+        vessel = await self._repository.book(capacity=spec.capacity, max_weight=spec.max_weight)
         if vessel is None:
             raise FailedPrecondition(
                 f"no available vessel fits capacity {spec.capacity} and weight {spec.max_weight} kg"
@@ -42,8 +51,13 @@ class VesselHandler(vessel_pb2_grpc.VesselServiceServicer):
 
         The request's `available` is ignored: proto3 cannot tell "false" from
         "not given", and a new vessel that could never be found would be a trap.
+        Needs an `operator` or `admin` token (PERMISSION_DENIED otherwise); the
+        owner is the caller unless an admin names another.
         """
-        vessel = validation.new_vessel(request)
+        caller = require_role(OPERATOR, ADMIN)
+        vessel = validation.new_vessel(request, default_owner=caller.subject)
+        if vessel.owner_id != caller.subject and not caller.has_role(ADMIN):
+            raise PermissionDenied("only an admin may create a vessel for another owner")
         try:
             await self._repository.create(vessel)
         except VesselExists:

@@ -1,4 +1,5 @@
-"""Wiring only: configuration, database pool, repository, seeded fleet, handler, service."""
+"""Wiring only: configuration, database pool, repository, seeded fleet, auth wrapper,
+handler, service."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Unpack
 from micro import Options, Service
 from micro.service import Parts
 from shippy.vessel.v1 import vessel_pb2_grpc
+from shippy_kit.auth import TokenInterceptor
 from shippy_kit.postgres import connection_pool, serve_database
 from shippy_kit.runner import run_service
 
@@ -30,6 +32,7 @@ def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> S
     pool = connection_pool(config.database_url, name="vessels", timeout=POOL_TIMEOUT)
     repository = VesselRepository(pool)
     service = Service(SERVICE_NAME, version=__version__, options=options, **parts)
+    service.wrap(TokenInterceptor(config.tokens.verifier()))  # every call needs a token
     service.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, VesselHandler(repository))
 
     async def create_schema_and_seed() -> None:

@@ -1,4 +1,9 @@
-"""The `vessels` table in PostgreSQL. SQL only: nothing here knows about gRPC."""
+"""The `vessels` table in PostgreSQL. SQL only: nothing here knows about gRPC.
+
+Each vessel records what is booked on it (`containers_booked`, `weight_booked`):
+`book` puts a load on the smallest vessel with room left for it, so a vessel
+fills up and stops being found instead of being "available" for ever.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +27,23 @@ CREATE TABLE IF NOT EXISTS vessels (
 );
 CREATE INDEX IF NOT EXISTS vessels_smallest_fit_idx
     ON vessels (capacity, max_weight, id) WHERE available;
+ALTER TABLE vessels ADD COLUMN IF NOT EXISTS containers_booked integer NOT NULL DEFAULT 0;
+ALTER TABLE vessels ADD COLUMN IF NOT EXISTS weight_booked bigint NOT NULL DEFAULT 0;
 """
 
-VESSEL_COLUMNS = "id, name, capacity, max_weight, available, owner_id"
+VESSEL_COLUMNS = (
+    "id, name, capacity, max_weight, available, owner_id, containers_booked, weight_booked"
+)
+HAS_ROOM = (
+    "available AND capacity - containers_booked >= %(capacity)s"
+    " AND max_weight - weight_booked >= %(max_weight)s"
+)
+SMALLEST_FIRST = "ORDER BY capacity, max_weight, id"
 INSERT = (
-    "INSERT INTO vessels (id, name, capacity, max_weight, available, owner_id)"
-    " VALUES (%(id)s, %(name)s, %(capacity)s, %(max_weight)s, %(available)s, %(owner_id)s)"
+    "INSERT INTO vessels (id, name, capacity, max_weight, available, owner_id,"
+    " containers_booked, weight_booked)"
+    " VALUES (%(id)s, %(name)s, %(capacity)s, %(max_weight)s, %(available)s, %(owner_id)s,"
+    " %(containers_booked)s, %(weight_booked)s)"
 )
 
 
@@ -41,6 +57,10 @@ class Vessel:
     """The most it carries, in kilograms."""
     available: bool = True
     owner_id: str = ""
+    containers_booked: int = 0
+    """How many containers of booked loads it carries."""
+    weight_booked: int = 0
+    """Kilograms of booked loads."""
 
 
 class VesselExists(Exception):
@@ -79,8 +99,8 @@ class VesselRepository:
         return vessel
 
     async def find_available(self, *, capacity: int, max_weight: int) -> Vessel | None:
-        """The smallest available vessel that takes `capacity` containers
-        weighing `max_weight` kg, or None.
+        """The smallest available vessel with room left for `capacity` containers
+        weighing `max_weight` kg, or None. Books nothing: see `book`.
 
         Smallest means fewest containers, then least weight, then lowest id:
         the same load gets the same vessel every time, and big vessels stay
@@ -89,12 +109,34 @@ class VesselRepository:
         async with connection(self._pool) as conn:
             cursor = conn.cursor(row_factory=class_row(Vessel))
             await cursor.execute(
-                f"SELECT {VESSEL_COLUMNS} FROM vessels"
-                " WHERE available AND capacity >= %s AND max_weight >= %s"
-                " ORDER BY capacity, max_weight, id LIMIT 1",
-                (capacity, max_weight),
+                f"SELECT {VESSEL_COLUMNS} FROM vessels WHERE {HAS_ROOM} {SMALLEST_FIRST} LIMIT 1",
+                {"capacity": capacity, "max_weight": max_weight},
             )
             return await cursor.fetchone()
+
+    async def book(self, *, capacity: int, max_weight: int) -> Vessel | None:
+        """Put the load on the vessel `find_available` would pick, atomically:
+        the vessel as booked, or None when none has room.
+
+        The vessel is locked while it is booked; a concurrent booking skips it
+        and takes the next that fits, and only when every fitting vessel is
+        locked does it wait for one (then the room left is checked again).
+        """
+        load = {"capacity": capacity, "max_weight": max_weight}
+        async with connection(self._pool) as conn:
+            cursor = conn.cursor(row_factory=class_row(Vessel))
+            for lock in ("FOR UPDATE SKIP LOCKED", "FOR UPDATE"):
+                await cursor.execute(
+                    "UPDATE vessels SET containers_booked = containers_booked + %(capacity)s,"
+                    " weight_booked = weight_booked + %(max_weight)s"
+                    f" WHERE id = (SELECT id FROM vessels WHERE {HAS_ROOM} {SMALLEST_FIRST}"
+                    f" LIMIT 1 {lock}) AND {HAS_ROOM} RETURNING {VESSEL_COLUMNS}",
+                    load,
+                )
+                booked = await cursor.fetchone()
+                if booked is not None:
+                    return booked
+            return None
 
     async def get(self, vessel_id: uuid.UUID) -> Vessel | None:
         async with connection(self._pool) as conn:
@@ -113,4 +155,6 @@ def _params(vessel: Vessel) -> dict[str, object]:
         "max_weight": vessel.max_weight,
         "available": vessel.available,
         "owner_id": vessel.owner_id,
+        "containers_booked": vessel.containers_booked,
+        "weight_booked": vessel.weight_booked,
     }

@@ -34,8 +34,9 @@ def specification(request: vessel_pb2.FindAvailableRequest) -> Specification:
     )
 
 
-def new_vessel(request: vessel_pb2.CreateRequest) -> Vessel:
-    """The vessel to store: a new id when none is given, and always available."""
+def new_vessel(request: vessel_pb2.CreateRequest, default_owner: str = "") -> Vessel:
+    """The vessel to store: a new id when none is given, `default_owner` when
+    no owner is, nothing booked, and always available."""
     if not request.HasField("vessel"):
         raise InvalidArgument("vessel", "is required")
     vessel = request.vessel
@@ -52,7 +53,7 @@ def new_vessel(request: vessel_pb2.CreateRequest) -> Vessel:
         capacity=_bounded("vessel.capacity", vessel.capacity, 1, MAX_CAPACITY),
         max_weight=_bounded("vessel.max_weight", vessel.max_weight, 1, MAX_WEIGHT),
         available=True,
-        owner_id=vessel.owner_id,
+        owner_id=vessel.owner_id or default_owner,
     )
 
 
