@@ -18,13 +18,15 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import grpc
 import grpc.aio
+from google.protobuf.message import DecodeError
+from google.protobuf.message import Message as ProtoMessage
 from grpc_status import rpc_status
 
-from micro.errors import Internal, MicroError
+from micro.errors import Internal, InvalidArgument, MicroError
 
 logger = logging.getLogger("micro.server")
 
@@ -50,11 +52,74 @@ def wrap_handler(method: str, handler: MethodHandler) -> MethodHandler:
         wrapped = _map_errors(method, behavior)
     else:
         return handler
+    deserialize = handler.request_deserializer
+    if deserialize is not None and not handler.request_streaming:
+        deserialize = _readable(deserialize)
     return factory(
         wrapped,
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=deserialize,
         response_serializer=handler.response_serializer,
     )
+
+
+class Unreadable(NamedTuple):
+    """Stands for a request whose bytes are not a valid message (invalid
+    UTF-8 in a string field, say): gRPC would answer UNKNOWN with protobuf's
+    internals; the handler's wrapper answers INVALID_ARGUMENT instead."""
+
+    reason: str
+
+
+def _readable(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError as error:
+            return Unreadable(str(error) or "not a valid protobuf message")
+
+    return parse
+
+
+def check_request(request: Any) -> None:
+    """INVALID_ARGUMENT for a request that could not be read, or that holds a
+    NUL character in a text field (no database and few programs take one):
+    refused before the handler spends any work on it."""
+    if isinstance(request, Unreadable):
+        raise InvalidArgument("request", f"cannot be read: {request.reason}")
+    if isinstance(request, ProtoMessage):
+        field = _field_with_nul(request, "")
+        if field is not None:
+            raise InvalidArgument(field, "must not contain a NUL character")
+
+
+def _field_with_nul(message: ProtoMessage, prefix: str) -> str | None:
+    for descriptor, value in message.ListFields():
+        path = f"{prefix}{descriptor.name}"
+        if descriptor.type == descriptor.TYPE_STRING:
+            values = value if _repeated(descriptor) else (value,)
+            for index, text in enumerate(values):
+                if "\x00" in text:
+                    return f"{path}[{index}]" if _repeated(descriptor) else path
+        elif descriptor.type == descriptor.TYPE_MESSAGE:
+            if _repeated(descriptor):
+                is_map = descriptor.message_type is not None and (
+                    descriptor.message_type.GetOptions().map_entry
+                )
+                items = value.values() if is_map else value
+                for index, item in enumerate(items):
+                    if isinstance(item, ProtoMessage):
+                        found = _field_with_nul(item, f"{path}[{index}].")
+                        if found is not None:
+                            return found
+            else:
+                found = _field_with_nul(value, f"{path}.")
+                if found is not None:
+                    return found
+    return None
+
+
+def _repeated(descriptor: Any) -> bool:
+    return bool(descriptor.is_repeated)
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
@@ -111,6 +176,7 @@ def _map_errors(
 ) -> Callable[[Any, Context], Awaitable[Any]]:
     async def mapped(request: Any, context: Context) -> Any:
         try:
+            check_request(request)
             return await behavior(request, context)
         except grpc.aio.AbortError:
             raise
@@ -128,6 +194,7 @@ def _map_stream_errors(
 ) -> Callable[[Any, Context], AsyncIterator[Any]]:
     async def mapped(request: Any, context: Context) -> AsyncIterator[Any]:
         try:
+            check_request(request)
             async for response in behavior(request, context):
                 yield response
         except grpc.aio.AbortError:
