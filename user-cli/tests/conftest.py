@@ -40,7 +40,16 @@ class FakeUsers(user_pb2_grpc.UserServiceServicer):
         self.passwords[user.email] = request.password
         return user_pb2.CreateResponse(user=user)
 
+    def caller(self, context: Context) -> str:
+        """The user whose token the call carries, as user-service checks it."""
+        metadata = dict(context.invocation_metadata() or ())
+        token = str(metadata.get("authorization", "")).removeprefix("Bearer ")
+        if token not in self.tokens:
+            raise Unauthenticated("invalid token")
+        return self.tokens[token]
+
     async def Get(self, request: user_pb2.GetRequest, context: Context) -> user_pb2.GetResponse:
+        self.caller(context)
         if request.id not in self.users:
             raise NotFound(f"user {request.id} not found")
         return user_pb2.GetResponse(user=self.users[request.id])
@@ -48,6 +57,7 @@ class FakeUsers(user_pb2_grpc.UserServiceServicer):
     async def GetAll(
         self, request: user_pb2.GetAllRequest, context: Context
     ) -> user_pb2.GetAllResponse:
+        self.caller(context)
         return user_pb2.GetAllResponse(users=list(self.users.values()))
 
     async def Auth(self, request: user_pb2.AuthRequest, context: Context) -> user_pb2.AuthResponse:

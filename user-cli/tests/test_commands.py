@@ -47,9 +47,9 @@ async def create_user(user_cli: RunCli, email: str) -> str:
     return str(json.loads(out)["user"]["id"])
 
 
-async def logged_in(user_cli: RunCli) -> tuple[str, str]:
+async def logged_in(user_cli: RunCli, email: str | None = None) -> tuple[str, str]:
     """A new user's id, and the token `user-cli login` printed for them."""
-    email = new_email()
+    email = email or new_email()
     user_id = await create_user(user_cli, email)
     _, token, _ = await user_cli("login", "--email", email, "--password", PASSWORD)
     return user_id, token.strip()
@@ -161,9 +161,9 @@ async def test_a_wrong_password_is_refused(users: Any, user_cli: RunCli) -> None
 
 async def test_get_shows_one_user(users: Any, user_cli: RunCli) -> None:
     email = new_email()
-    user_id = await create_user(user_cli, email)
+    user_id, token = await logged_in(user_cli, email)
 
-    code, out, _ = await user_cli("get", user_id)
+    code, out, _ = await user_cli("get", user_id, "--token", token)
 
     assert code == 0
     assert out.splitlines()[:4] == [
@@ -175,8 +175,44 @@ async def test_get_shows_one_user(users: Any, user_cli: RunCli) -> None:
     assert re.fullmatch(r"created: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", out.splitlines()[4])
 
 
+async def test_get_and_list_send_the_token_of_shippy_token(
+    users: Any, user_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id, token = await logged_in(user_cli)
+    monkeypatch.setenv("SHIPPY_TOKEN", token)
+
+    got, _, _ = await user_cli("get", user_id)
+    listed, _, _ = await user_cli("list")
+
+    assert (got, listed) == (0, 0)
+
+
+@pytest.mark.parametrize("command", [["get", "some-id"], ["list"]])
+async def test_get_and_list_without_a_token_say_how_to_get_one(
+    users: Any, user_cli: RunCli, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.delenv("SHIPPY_TOKEN", raising=False)
+
+    code, out, err = await user_cli(*command)
+
+    assert (code, out) == (2, "")
+    assert err == (
+        "user-cli: no token: pass --token or set SHIPPY_TOKEN (TOKEN=$(user-cli login ...))\n"
+    )
+
+
+async def test_a_token_the_service_refuses_is_said_in_one_line(
+    users: Any, user_cli: RunCli
+) -> None:
+    code, out, err = await user_cli("list", "--token", "made-up")
+
+    assert (code, out) == (1, "")
+    assert err == "user-cli: invalid token\n"
+
+
 async def test_get_of_an_unknown_user_says_so(users: Any, user_cli: RunCli) -> None:
-    code, out, err = await user_cli("get", "nobody")
+    _, token = await logged_in(user_cli)
+    code, out, err = await user_cli("get", "nobody", "--token", token)
 
     assert (code, out) == (1, "")
     assert err == "user-cli: user nobody not found\n"
@@ -184,10 +220,10 @@ async def test_get_of_an_unknown_user_says_so(users: Any, user_cli: RunCli) -> N
 
 async def test_list_prints_a_table(users: Any, user_cli: RunCli) -> None:
     first, second = new_email(), new_email()
-    await create_user(user_cli, first)
+    _, token = await logged_in(user_cli, first)
     await create_user(user_cli, second)
 
-    code, out, _ = await user_cli("list")
+    code, out, _ = await user_cli("list", "--token", token)
 
     assert code == 0
     header, *rows = out.splitlines()
@@ -196,7 +232,10 @@ async def test_list_prints_a_table(users: Any, user_cli: RunCli) -> None:
 
 
 async def test_list_when_there_are_no_users(users: Any, user_cli: RunCli) -> None:
-    code, out, _ = await user_cli("list")
+    _, token = await logged_in(user_cli)
+    users.users.clear()  # the fake keeps the token valid: an empty list
+
+    code, out, _ = await user_cli("list", "--token", token)
 
     assert (code, out) == (0, "no users\n")
 
@@ -206,16 +245,19 @@ async def test_json_is_accepted_before_or_after_the_command(
     users: Any, user_cli: RunCli, argv: list[str]
 ) -> None:
     email = new_email()
-    await create_user(user_cli, email)
+    _, token = await logged_in(user_cli, email)
 
-    code, out, _ = await user_cli(*argv)
+    code, out, _ = await user_cli(*argv, "--token", token)
 
     assert code == 0
     assert [u["email"] for u in json.loads(out)["users"]] == [email]
 
 
 async def test_list_with_json_and_no_users_still_has_the_list(users: Any, user_cli: RunCli) -> None:
-    code, out, _ = await user_cli("list", "--json")
+    _, token = await logged_in(user_cli)
+    users.users.clear()
+
+    code, out, _ = await user_cli("list", "--json", "--token", token)
 
     assert (code, json.loads(out)) == (0, {"users": []})
 

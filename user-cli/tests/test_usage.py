@@ -60,7 +60,7 @@ async def test_when_nats_is_unreachable_it_says_so_in_one_line(
     url = f"nats://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("NATS_URL", url)
 
-    code, out, err = await user_cli("list")
+    code, out, err = await user_cli("list", "--token", "t")
 
     assert (code, out) == (1, "")
     assert err == f"user-cli: cannot reach NATS at {url}: is the stack running? (make run)\n"
@@ -69,7 +69,7 @@ async def test_when_nats_is_unreachable_it_says_so_in_one_line(
 async def test_when_user_service_is_not_running_it_names_the_service(
     user_cli: RunCli, stack_env: str
 ) -> None:
-    code, out, err = await user_cli("list")
+    code, out, err = await user_cli("list", "--token", "t")
 
     assert (code, out) == (1, "")
     assert err == (
@@ -83,7 +83,7 @@ async def test_a_bad_setting_in_the_environment_is_a_usage_error(
 ) -> None:
     monkeypatch.setenv("MICRO_CLIENT_TIMEOUT", "soon")
 
-    code, _, err = await user_cli("list")
+    code, _, err = await user_cli("list", "--token", "t")
 
     assert code == 2
     assert err == "user-cli: MICRO_CLIENT_TIMEOUT='soon': must be a number of seconds\n"

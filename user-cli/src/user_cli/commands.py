@@ -1,7 +1,8 @@
 """The calls user-cli makes to user-service (`shippy.user`), one function per command.
 
 Each returns the service's reply as it came; `output` decides how it looks.
-A failed call raises the `micro.errors` class of its status code.
+A failed call raises the `micro.errors` class of its status code. `get` and
+`list_users` carry the user's token (`shippy_kit.cli.bearer`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from micro import Options
 from shippy.user.v1 import user_pb2, user_pb2_grpc
-from shippy_kit.cli import connect
+from shippy_kit.cli import bearer, connect
 
 SERVICE = "shippy.user"
 
@@ -35,14 +36,14 @@ async def login(options: Options, *, email: str, password: str) -> user_pb2.Auth
         return await users.Auth(user_pb2.AuthRequest(email=email, password=password))
 
 
-async def get(options: Options, *, user_id: str) -> user_pb2.GetResponse:
+async def get(options: Options, *, user_id: str, token: str) -> user_pb2.GetResponse:
     async with user_service(options) as users:
-        return await users.Get(user_pb2.GetRequest(id=user_id))
+        return await users.Get(user_pb2.GetRequest(id=user_id), metadata=bearer(token))
 
 
-async def list_users(options: Options) -> user_pb2.GetAllResponse:
+async def list_users(options: Options, *, token: str) -> user_pb2.GetAllResponse:
     async with user_service(options) as users:
-        return await users.GetAll(user_pb2.GetAllRequest())
+        return await users.GetAll(user_pb2.GetAllRequest(), metadata=bearer(token))
 
 
 async def validate(options: Options, *, token: str) -> user_pb2.ValidateTokenResponse:

@@ -4,6 +4,7 @@ exit codes and one-line errors are `shippy_kit.cli`'s, as for every Shippy CLI."
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Coroutine
 from typing import Any
@@ -16,14 +17,19 @@ from user_cli import commands, output
 from user_cli.passwords import read_password
 
 PROG = "user-cli"
+TOKEN_VARIABLE = "SHIPPY_TOKEN"
+NO_TOKEN = f"no token: pass --token or set {TOKEN_VARIABLE} (TOKEN=$(user-cli login ...))"
 
 EXAMPLES = """\
 examples:
   user-cli create --name "Ada Lovelace" --email ada@example.com --company Analytical
   user-cli create --name Ada --email ada@example.com --company Analytical --password-stdin <<< "$PASSWORD"
-  TOKEN=$(user-cli login --email ada@example.com --password-stdin <<< "$PASSWORD")
-  user-cli validate "$TOKEN"
-  user-cli list --json
+  export SHIPPY_TOKEN=$(user-cli login --email ada@example.com --password-stdin <<< "$PASSWORD")
+  user-cli validate "$SHIPPY_TOKEN"
+  user-cli get 0b6f5c1e-8d3a-4c2e-9f27-6a1b2c3d4e5f     (yourself; anyone else: admin only)
+  user-cli list --json                                 (admin only)
+
+`get` and `list` send the token of --token, else of SHIPPY_TOKEN.
 
 It finds user-service through the registry on NATS at NATS_URL
 (default nats://127.0.0.1:4222); `make run` starts the whole stack.
@@ -33,6 +39,12 @@ It finds user-service through the registry on NATS at NATS_URL
 def build_cli() -> CommandLine:
     cli = CommandLine(
         PROG, "Create Shippy users, log in, look users up and check tokens.", EXAMPLES
+    )
+    cli.global_option(
+        "--token",
+        metavar="TOKEN",
+        default=None,
+        help=f"the token from `user-cli login`, for get and list (default: ${TOKEN_VARIABLE})",
     )
     create = cli.subcommand(
         "create",
@@ -59,8 +71,8 @@ def build_cli() -> CommandLine:
 
     get = cli.subcommand(
         "get",
-        "show one user",
-        "user-cli get 0b6f5c1e-8d3a-4c2e-9f27-6a1b2c3d4e5f",
+        "show one user: yourself (an admin: anyone)",
+        'user-cli get 0b6f5c1e-8d3a-4c2e-9f27-6a1b2c3d4e5f --token "$TOKEN"',
         command=_get,
         render=output.user,
     )
@@ -68,8 +80,8 @@ def build_cli() -> CommandLine:
 
     cli.subcommand(
         "list",
-        "list every user",
-        "user-cli list\n  user-cli list --json",
+        "list every user (admin only)",
+        'user-cli list --token "$TOKEN"\n  SHIPPY_TOKEN="$TOKEN" user-cli list --json',
         command=_list,
         render=output.users,
     )
@@ -97,11 +109,18 @@ def _login(args: argparse.Namespace, options: Options) -> Coroutine[Any, Any, Me
 
 
 def _get(args: argparse.Namespace, options: Options) -> Coroutine[Any, Any, Message]:
-    return commands.get(options, user_id=args.id)
+    return commands.get(options, user_id=args.id, token=_token(args))
 
 
 def _list(args: argparse.Namespace, options: Options) -> Coroutine[Any, Any, Message]:
-    return commands.list_users(options)
+    return commands.list_users(options, token=_token(args))
+
+
+def _token(args: argparse.Namespace) -> str:
+    token = (args.token or os.environ.get(TOKEN_VARIABLE, "")).strip()
+    if not token:
+        raise CliError(NO_TOKEN, USAGE_ERROR)
+    return token
 
 
 def _validate(args: argparse.Namespace, options: Options) -> Coroutine[Any, Any, Message]:
