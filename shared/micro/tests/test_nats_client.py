@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from devstack.ports import free_port
 from micro.errors import Unavailable
-from micro.nats_client import FastHeaderClient, connect, servers
+from micro.nats_client import FastHeaderClient, connect, redacted, servers
 from nats.aio.msg import Msg
 
 
@@ -56,3 +56,24 @@ async def test_no_server_is_unavailable_within_the_bound_and_names_the_url() -> 
     url = f"nats://127.0.0.1:{free_port()}"
     with pytest.raises(Unavailable, match=f"broker x: cannot connect to NATS at {url}"):
         await asyncio.wait_for(connect(url, "broker x", connect_timeout=0.3), 3)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("nats://app:s3cret@127.0.0.1:4222", "nats://app:***@127.0.0.1:4222"),
+        ("nats://t0ken@10.0.0.1:4222", "nats://***@10.0.0.1:4222"),
+        ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+        ("nats://a:x@h1:4222,nats://h2:4222", "nats://a:***@h1:4222,nats://h2:4222"),
+    ],
+)
+def test_urls_in_messages_hide_passwords_and_tokens(url: str, shown: str) -> None:
+    assert redacted(url) == shown
+
+
+async def test_a_failed_connection_does_not_print_the_password() -> None:
+    url = f"nats://app:s3cret@127.0.0.1:{free_port()}"
+    with pytest.raises(Unavailable) as caught:
+        await connect(url, "broker x", connect_timeout=0.3)
+    assert "s3cret" not in str(caught.value)
+    assert "app:***@" in str(caught.value)

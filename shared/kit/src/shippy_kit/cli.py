@@ -35,7 +35,7 @@ from google.protobuf.message import Message
 from micro.client import Client
 from micro.config import ConfigError, Options
 from micro.errors import MicroError, ServiceNotFound
-from micro.nats_client import servers
+from micro.nats_client import redacted, servers
 
 SERVICE_ERROR = 1
 USAGE_ERROR = 2
@@ -161,7 +161,7 @@ async def check_nats(url: str, *, connect_timeout: float = NATS_CONNECT_TIMEOUT)
             error_cb=_ignore,
         )
     except (nats.errors.Error, OSError, TimeoutError) as error:
-        raise CliError(f"cannot reach NATS at {url}: {STACK_HINT}") from error
+        raise CliError(f"cannot reach NATS at {redacted(url)}: {STACK_HINT}") from error
     await connection.close()
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 import nats.errors
 from nats.aio.client import Client
@@ -56,24 +57,40 @@ def servers(url: str) -> list[str]:
     return [server.strip() for server in url.split(",") if server.strip()]
 
 
+def redacted(url: str) -> str:
+    """`url` fit for a log line or an error: any password or token in it is
+    replaced by "***" ("nats://user:***@host:4222")."""
+    shown = []
+    for server in servers(url):
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        if parts.password is not None or (parts.username and "@" in parts.netloc):
+            user = f"{parts.username}:***" if parts.password is not None else "***"
+            host = parts.netloc.rpartition("@")[2]
+            server = urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+        shown.append(server)
+    return ",".join(shown)
+
+
 async def connect(url: str, who: str, *, connect_timeout: float = CONNECT_TIMEOUT) -> Client:
     """A connected nats-py client; `Unavailable` when no server answers in time.
-    With several servers in `url`, it connects to any and fails over to the others."""
+    With several servers in `url`, it connects to any and fails over to the others.
+    No log line or error shows a password or token the URL holds."""
     nc = FastHeaderClient()
+    shown = redacted(url)
     failures: list[Exception] = []
 
     async def on_error(error: Exception) -> None:
         if nc.is_connected:
-            log.error("%s (%s): %s", who, url, error)
+            log.error("%s (%s): %s", who, shown, error)
         else:
             failures.append(error)  # while connecting: said once, in the Unavailable
 
     async def on_disconnected() -> None:
         if not nc.is_closed:
-            log.warning("%s: disconnected from %s, reconnecting", who, url)
+            log.warning("%s: disconnected from %s, reconnecting", who, shown)
 
     async def on_reconnected() -> None:
-        log.info("%s: reconnected to %s", who, url)
+        log.info("%s: reconnected to %s", who, shown)
 
     try:
         async with asyncio.timeout(connect_timeout):
@@ -93,6 +110,6 @@ async def connect(url: str, who: str, *, connect_timeout: float = CONNECT_TIMEOU
         if isinstance(last, TimeoutError | ConnectionRefusedError):
             reason = "no answer" if isinstance(last, TimeoutError) else "connection refused"
         raise Unavailable(
-            f"{who}: cannot connect to NATS at {url} within {connect_timeout:g}s ({reason})"
+            f"{who}: cannot connect to NATS at {shown} within {connect_timeout:g}s ({reason})"
         ) from e
     return nc
