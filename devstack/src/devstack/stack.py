@@ -14,7 +14,8 @@ a bound), then the servers it started, and leaves no process behind.
 
 Layout of the var directory: `postgres/` (data, log in `postgres/server.log`),
 `postgres.port`, `nats/` (JetStream store), `nats.log`, `mail/` (one .eml per
-message), `jwt-secret` (mode 0600), `run/` (what runs now, so that a run
+message), `jwt-private.pem` (user-service's signing key, mode 0600) and
+`jwt-public.json` (its public keys, JWKS), `run/` (what runs now, so that a run
 killed with SIGKILL is cleaned up by the next one: see devstack.leftovers).
 """
 
@@ -31,7 +32,10 @@ from pathlib import Path
 import psycopg
 
 from devstack.console import Console
+from devstack.etcd import EtcdServer
 from devstack.leftovers import forget, remember, stop_leftovers
+from devstack.mosquitto import MISSING as MOSQUITTO_MISSING
+from devstack.mosquitto import MosquittoServer, mosquitto_binary
 from devstack.nats import NatsServer
 from devstack.ports import free_port
 from devstack.postgres import PostgresServer, clear_stale_pid_file, create_database
@@ -45,7 +49,8 @@ from devstack.services import (
 )
 from devstack.settings import StackSettings
 from devstack.smtp import SmtpServer
-from devstack.state import kept_secret, record_port, stable_port
+from shippy_kit.tokens import kept_key_pair
+from devstack.state import record_port, stable_port
 
 log = logging.getLogger("devstack")
 
@@ -96,10 +101,19 @@ class LocalStack:
         self.postgres_url = ""
         self.smtp_host = ""
         self.smtp_port = 0
-        self.jwt_secret = ""
+        self.jwt_private_key_file = self.var_dir / "jwt-private.pem"
+        """What user-service signs tokens with (JWT_PRIVATE_KEY_FILE)."""
+        self.jwt_public_keys_file = self.var_dir / "jwt-public.json"
+        """What every service checks tokens with (JWT_PUBLIC_KEYS_FILE)."""
+        self.jwt_keys_made = False
+        """True when this start made the key pair (development mode)."""
         self.nats: NatsServer | None = None
         self.postgres: PostgresServer | None = None
         self.smtp: SmtpServer | None = None
+        self.mqtt_url = ""
+        self.etcd_url = ""
+        self.mosquitto: MosquittoServer | None = None
+        self.etcd: EtcdServer | None = None
         self._instances: dict[str, list[ServiceProcess]] = {}
         self._databases: dict[str, str] = {}
         self._cancelled = threading.Event()
@@ -116,9 +130,10 @@ class LocalStack:
             for label in stop_leftovers(self.run_dir):
                 log.info("stopped %s, left running by a run that was killed", label)
             self._start_nats()
+            self._start_plugin_servers()
             self._start_postgres()
             self._start_smtp()
-            self.jwt_secret = self.settings.jwt_secret or kept_secret(self.var_dir / "jwt-secret")
+            self._keep_jwt_keys()
             started = [self.start_service(name, wait=False) for name in self.services]
             self._await_serving(started)
         except BaseException:
@@ -206,9 +221,13 @@ class LocalStack:
             instance.request_stop()
         for instance in everything:
             instance.stop(self.stop_timeout)
-        for server in (self.smtp, self.postgres, self.nats):
+        for server in (self.smtp, self.postgres, self.nats, self.mosquitto, self.etcd):
             if server is not None:
                 server.stop()
+        for label, plugin_server in (("mosquitto", self.mosquitto), ("etcd", self.etcd)):
+            if plugin_server is not None:
+                forget(self.run_dir / f"{label}.pid")
+        self.mosquitto = self.etcd = None
         if self.nats is not None:
             forget(self.run_dir / "nats.pid")
         self.smtp = self.postgres = self.nats = None
@@ -225,7 +244,14 @@ class LocalStack:
             ("NATS", f"{self.nats_url}{'' if self.nats else ' (already running)'}"),
             ("PostgreSQL", _postgres_row(self)),
             ("SMTP", _smtp_row(self)),
+            ("JWT keys", _jwt_row(self)),
         ]
+        if self.mqtt_url:
+            rows.append(
+                ("MQTT", f"{self.mqtt_url}{'' if self.mosquitto else ' (already running)'}")
+            )
+        if self.etcd_url:
+            rows.append(("etcd", f"{self.etcd_url}{'' if self.etcd else ' (already running)'}"))
         for instances in self._instances.values():
             rows += [
                 (i.label, f"{i.address}  database {i.spec.database}")
@@ -276,6 +302,57 @@ class LocalStack:
             "NATS: started ours at %s (JetStream store in %s)", self.nats_url, self.nats.store_dir
         )
 
+    def _start_plugin_servers(self) -> None:
+        """The chosen plugins' servers: Mosquitto for MICRO_BROKER=mqtt, etcd for
+        MICRO_REGISTRY=etcd; the ones the settings name, or our own."""
+        self._check_not_cancelled()
+        if self.settings.broker == "mqtt":
+            if self.settings.mqtt_url is not None:
+                self.mqtt_url = self.settings.mqtt_url
+                log.info("MQTT: using %s", self.mqtt_url)
+            elif mosquitto_binary() is None:
+                raise StackError(f"MICRO_BROKER=mqtt: {MOSQUITTO_MISSING}")
+            else:
+                self.mosquitto = MosquittoServer(
+                    self.var_dir / "mosquitto",
+                    port=self.settings.mqtt_port,
+                    log_file=self.var_dir / "mosquitto.log",
+                ).start()
+                assert self.mosquitto.process is not None
+                remember(self.run_dir, "mosquitto", self.mosquitto.process.pid)
+                self.mqtt_url = self.mosquitto.url
+                log.info("MQTT: started our Mosquitto at %s", self.mqtt_url)
+        if self.settings.registry == "etcd":
+            if self.settings.etcd_url is not None:
+                self.etcd_url = self.settings.etcd_url
+                log.info("etcd: using %s", self.etcd_url)
+            else:
+                self.etcd = EtcdServer(
+                    self.var_dir / "etcd",
+                    port=self.settings.etcd_port,
+                    log_file=self.var_dir / "etcd.log",
+                ).start()
+                assert self.etcd.process is not None
+                remember(self.run_dir, "etcd", self.etcd.process.pid)
+                self.etcd_url = self.etcd.url
+                log.info("etcd: started ours at %s (data in %s)", self.etcd_url, self.etcd.data_dir)
+
+    def _keep_jwt_keys(self) -> None:
+        """The settings' key files, or (development mode) a key pair kept in the
+        var directory, made the first time: the private key mode 0600."""
+        if self.settings.jwt_private_key_file is not None:
+            self.jwt_private_key_file = self.settings.jwt_private_key_file
+        if self.settings.jwt_public_keys_file is not None:
+            self.jwt_public_keys_file = self.settings.jwt_public_keys_file
+        try:
+            self.jwt_keys_made = kept_key_pair(
+                self.jwt_private_key_file, self.jwt_public_keys_file
+            )
+        except (OSError, ValueError) as error:
+            raise StackError(f"JWT keys {self.jwt_private_key_file}: {error}") from None
+        if self.jwt_keys_made:
+            log.info("JWT: made a signing key pair (development mode) in %s", self.var_dir)
+
     def _start_postgres(self) -> None:
         self._check_not_cancelled()
         if self.settings.database_url is not None:
@@ -311,18 +388,21 @@ class LocalStack:
         spec = CATALOG[name]
         inherited = {k: v for k, v in os.environ.items() if k not in DERIVED}
         env = {
-            "MICRO_REGISTRY": "nats",
-            "MICRO_BROKER": "jetstream",  # at least once: no welcome email lost
+            "MICRO_REGISTRY": self.settings.registry,
+            "MICRO_BROKER": self.settings.broker,  # jetstream: at least once, no welcome email lost
             **inherited,
             "PYTHONUNBUFFERED": "1",
             **self.env,
             **extra,
             "NATS_URL": self.nats_url,
+            **({"MQTT_URL": self.mqtt_url} if self.mqtt_url else {}),
+            **({"ETCD_URL": self.etcd_url} if self.etcd_url else {}),
             "MICRO_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
             "DATABASE_URL": self._databases[name],
         }
-        if spec.needs_jwt_secret:
-            env["JWT_SECRET"] = self.jwt_secret
+        env["JWT_PUBLIC_KEYS_FILE"] = str(self.jwt_public_keys_file)  # public: for every service
+        if spec.needs_jwt_secret:  # the signing key: user-service's alone
+            env["JWT_PRIVATE_KEY_FILE"] = str(self.jwt_private_key_file)
         if spec.needs_smtp:
             env |= {"SMTP_HOST": self.smtp_host, "SMTP_PORT": str(self.smtp_port)}
         return env
@@ -365,6 +445,14 @@ def _postgres_row(stack: LocalStack) -> str:
     if stack.postgres is None:
         return "DATABASE_URL (one database per service in it)"
     return f"{stack.postgres_url}  data in {shown_path(stack.postgres.data_dir)}"
+
+
+def _jwt_row(stack: LocalStack) -> str:
+    made = " (development keys, made now)" if stack.jwt_keys_made else ""
+    return (
+        f"signing key {shown_path(stack.jwt_private_key_file)} (mode 0600), "
+        f"public keys {shown_path(stack.jwt_public_keys_file)}{made}"
+    )
 
 
 def _smtp_row(stack: LocalStack) -> str:
