@@ -7,7 +7,14 @@ from collections.abc import Callable
 import pytest
 from devstack.ports import free_port
 from devstack.smtp import SmtpServer
-from email_service.mailer import EVENT_ID_HEADER, Mailer, MailNotSent, render_welcome
+from email_service.mailer import (
+    EVENT_ID_HEADER,
+    MAX_NAME,
+    InvalidRecipient,
+    Mailer,
+    MailNotSent,
+    render_welcome,
+)
 from shippy.user.v1 import events_pb2
 
 SENDER = "Shippy <welcome@shippy.local>"
@@ -66,3 +73,25 @@ async def test_an_unreachable_smtp_server_is_a_clear_error(user_created: NewUser
 
     with pytest.raises(MailNotSent, match=f"through SMTP server 127.0.0.1:{port}"):
         await mailer.send(render_welcome(user_created(), sender=SENDER))
+
+
+def test_a_huge_name_is_shortened_before_it_reaches_a_header(user_created: NewUserEvent) -> None:
+    """Folding a header of a 20,000-character non-ASCII name held the event
+    loop for 15 s; the mail now carries at most MAX_NAME characters of it."""
+    event = user_created("Ünïcødé " * 2_500, company="Ltd " * 5_000)
+    event.email = "unicode@example.com"
+
+    message = render_welcome(event, sender=SENDER)
+
+    assert message["To"].addresses[0].display_name.endswith("…")
+    assert len(message["To"].addresses[0].display_name) == MAX_NAME
+    assert len(message["Subject"]) < MAX_NAME + 30
+    assert len(message.get_content()) < 2 * MAX_NAME + 1_000
+
+
+def test_an_address_longer_than_smtp_carries_is_refused(user_created: NewUserEvent) -> None:
+    event = user_created()
+    event.email = "a" * 250 + "@example.com"
+
+    with pytest.raises(InvalidRecipient, match="too long"):
+        render_welcome(event, sender=SENDER)

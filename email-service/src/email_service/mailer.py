@@ -37,6 +37,14 @@ the Shippy team
 """)
 
 
+MAX_NAME = 200
+"""Characters of a name or company the mail shows; the rest is cut ("…").
+user-service allows less, but an event may come from anywhere: folding a
+header of a 20,000-character name took the event loop 15 s."""
+MAX_ADDRESS = 254
+"""The longest address SMTP carries (RFC 5321's path limit, less the brackets)."""
+
+
 class MailNotSent(Exception):
     """The SMTP server could not be reached or refused the message."""
 
@@ -56,7 +64,7 @@ def render_welcome(
     name = recipient.display_name
     fields = {
         "name": name,
-        "company": _one_line(event.company) or "your company",
+        "company": shortened(_one_line(event.company)) or "your company",
         "email": event.email,
     }
     message = EmailMessage()
@@ -136,10 +144,17 @@ class Session:
 def _recipient(event: events_pb2.UserCreated) -> Address:
     if not event.email:
         raise InvalidRecipient("no email address")
+    if len(event.email) > MAX_ADDRESS:
+        raise InvalidRecipient(f"an address of {len(event.email)} characters is too long")
     try:
-        return Address(display_name=_one_line(event.name) or event.email, addr_spec=event.email)
+        name = shortened(_one_line(event.name))
+        return Address(display_name=name or event.email, addr_spec=event.email)
     except (ValueError, HeaderParseError):
         raise InvalidRecipient(f"{event.email!r} is not an email address") from None
+
+
+def shortened(text: str, limit: int = MAX_NAME) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _one_line(text: str) -> str:
