@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, NamedTuple, TypeAlias
 
 import grpc
@@ -171,20 +172,28 @@ async def abort(context: Context, error: MicroError) -> None:
         await context.abort(status.code, status.details, status.trailing_metadata)
 
 
+@asynccontextmanager
+async def _answering_errors(method: str, context: Context) -> AsyncIterator[None]:
+    """Inside: a `MicroError` ends the call with its status; anything else is
+    logged with its traceback and ends it as INTERNAL, without internals."""
+    try:
+        yield
+    except grpc.aio.AbortError:
+        raise
+    except MicroError as error:
+        await abort(context, error)
+    except Exception:
+        logger.exception("%s failed", method)
+        await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+
+
 def _map_errors(
     method: str, behavior: Callable[[Any, Context], Awaitable[Any]]
 ) -> Callable[[Any, Context], Awaitable[Any]]:
     async def mapped(request: Any, context: Context) -> Any:
-        try:
+        async with _answering_errors(method, context):
             check_request(request)
             return await behavior(request, context)
-        except grpc.aio.AbortError:
-            raise
-        except MicroError as error:
-            await abort(context, error)
-        except Exception:
-            logger.exception("%s failed", method)
-            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
     return mapped
 
@@ -193,17 +202,10 @@ def _map_stream_errors(
     method: str, behavior: Callable[[Any, Context], AsyncIterator[Any]]
 ) -> Callable[[Any, Context], AsyncIterator[Any]]:
     async def mapped(request: Any, context: Context) -> AsyncIterator[Any]:
-        try:
+        async with _answering_errors(method, context):
             check_request(request)
             async for response in behavior(request, context):
                 yield response
-        except grpc.aio.AbortError:
-            raise
-        except MicroError as error:
-            await abort(context, error)
-        except Exception:
-            logger.exception("%s failed", method)
-            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
     return mapped
 
