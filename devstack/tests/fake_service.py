@@ -31,7 +31,7 @@ def main() -> None:
     server.start()
     database = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
     print(f"{name} listening on {address}, database {database}", flush=True)
-    for variable in ("JWT_SECRET", "SMTP_PORT", "BCRYPT_ROUNDS"):
+    for variable in ("JWT_PRIVATE_KEY_FILE", "JWT_PUBLIC_KEYS_FILE", "SMTP_PORT", "BCRYPT_ROUNDS"):
         if variable in os.environ:
             print(f"{name} has {variable}", flush=True)
     if exit_after is not None:

@@ -30,7 +30,6 @@ from devstack.unprivileged import scratch_dir
 from shippy_kit.health_probe import check
 
 FAKE_SERVICE = Path(__file__).with_name("fake_service.py")
-SECRET = "s" * 48
 
 
 def write_program(path: Path, script: str) -> None:
@@ -60,7 +59,6 @@ def shared_servers(
         database_url=postgres_server.url,
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
-        jwt_secret=SECRET,
     )
 
 
@@ -93,11 +91,12 @@ def test_each_service_gets_its_own_database_and_only_what_it_needs(
         vessel_log = stack.log_text("vessel-service")
 
     assert "database shippy_user" in user_log
-    assert "user-service has JWT_SECRET" in user_log
+    assert "user-service has JWT_PRIVATE_KEY_FILE" in user_log
+    assert "vessel-service has JWT_PUBLIC_KEYS_FILE" in vessel_log
     assert "user-service has BCRYPT_ROUNDS" in user_log
     assert "email-service has SMTP_PORT" in email_log
     assert "database shippy_vessel" in vessel_log
-    assert "JWT_SECRET" not in vessel_log
+    assert "JWT_PRIVATE_KEY_FILE" not in vessel_log  # the signing key is user-service's alone
 
 
 def test_extra_instances_start_and_can_be_killed(
@@ -173,10 +172,13 @@ def test_the_jwt_secret_is_created_private_and_then_reused(tmp_path: Path) -> No
 
 
 def test_settings_use_a_nats_that_answers(nats_server: NatsServer) -> None:
-    settings = StackSettings.from_environ({"NATS_URL": nats_server.url, "JWT_SECRET": SECRET})
+    settings = StackSettings.from_environ(
+        {"NATS_URL": nats_server.url, "JWT_PRIVATE_KEY_FILE": "/keys/jwt.pem"}
+    )
 
     assert settings.nats_url == nats_server.url
-    assert settings.jwt_secret == SECRET
+    assert settings.jwt_private_key_file == Path("/keys/jwt.pem")
+    assert settings.jwt_public_keys_file is None
     assert settings.database_url is None
     assert settings.smtp_host is None
 
@@ -243,7 +245,8 @@ def test_make_run_starts_everything_and_stops_it_all_on_sigint(var_dir: Path) ->
     assert code == 0, text
     assert "devstack: stopped" in text
     assert (var_dir / "postgres.port").exists()
-    assert stat.S_IMODE((var_dir / "jwt-secret").stat().st_mode) == 0o600
+    assert stat.S_IMODE((var_dir / "jwt-private.pem").stat().st_mode) == 0o600
+    assert "development keys, made now" in text
     assert not (var_dir / "postgres" / "postmaster.pid").exists()  # shut down cleanly
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import psycopg
+from shippy_kit.tokens import kept_key_pair
 
 from devstack.console import Console
 from devstack.etcd import EtcdServer
@@ -49,7 +50,6 @@ from devstack.services import (
 )
 from devstack.settings import StackSettings
 from devstack.smtp import SmtpServer
-from shippy_kit.tokens import kept_key_pair
 from devstack.state import record_port, stable_port
 
 log = logging.getLogger("devstack")
@@ -345,9 +345,7 @@ class LocalStack:
         if self.settings.jwt_public_keys_file is not None:
             self.jwt_public_keys_file = self.settings.jwt_public_keys_file
         try:
-            self.jwt_keys_made = kept_key_pair(
-                self.jwt_private_key_file, self.jwt_public_keys_file
-            )
+            self.jwt_keys_made = kept_key_pair(self.jwt_private_key_file, self.jwt_public_keys_file)
         except (OSError, ValueError) as error:
             raise StackError(f"JWT keys {self.jwt_private_key_file}: {error}") from None
         if self.jwt_keys_made:
@@ -448,7 +446,10 @@ def _postgres_row(stack: LocalStack) -> str:
 
 
 def _jwt_row(stack: LocalStack) -> str:
-    made = " (development keys, made now)" if stack.jwt_keys_made else ""
+    if stack.settings.jwt_private_key_file is not None:
+        made = ""
+    else:
+        made = " (development keys, made now)" if stack.jwt_keys_made else " (development keys)"
     return (
         f"signing key {shown_path(stack.jwt_private_key_file)} (mode 0600), "
         f"public keys {shown_path(stack.jwt_public_keys_file)}{made}"
