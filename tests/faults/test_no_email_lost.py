@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import grpc.aio
 import psycopg
 import pytest
 from devstack.stack import LocalStack
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from micro import Client, Options
+from micro.errors import ServiceNotFound
 from micro.testing import eventually
 from shippy.user.v1 import events_pb2
 
@@ -76,12 +80,19 @@ async def test_nats_stopped_and_started_twice_during_500_signups(
     nats_server = fault_stack.nats
     started, signups = time.monotonic(), signups_on(fault_stack)
     burst = asyncio.create_task(signups.run(500))
+    email_service = running_address(fault_stack, "email-service")
     for outage in (1, 2):
         await signups.until_created(150 * outage)
         nats_server.kill()
         await signups.until_created(150 * outage + 50)  # sign-ups go on without NATS
+        await eventually(lambda: health_is(email_service, "NOT_SERVING"), 10)
         await asyncio.to_thread(nats_server.start)
     await burst
+    await eventually(lambda: health_is(email_service, "SERVING"), 10)
+    async with Client.connect(Options(nats_url=fault_stack.nats_url)) as client:
+        await eventually(
+            lambda: found(client, "shippy.user"), 15, waiting_for="shippy.user registered again"
+        )
 
     mail = await every_user_mailed(fault_stack, signups, within=180)
     figure = record("NATS SIGKILLed and started again, twice", signups, mail, started)
@@ -189,3 +200,26 @@ async def users_and_event_users(stack: LocalStack) -> tuple[set[str], set[str]]:
             for row in await cursor.fetchall()
         }
     return users, events
+
+
+async def health_is(address: str, status: str) -> bool:
+    return await health(address) == status
+
+
+async def health(address: str) -> str:
+    async with grpc.aio.insecure_channel(address) as channel:
+        try:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
+        except grpc.aio.AioRpcError as error:
+            return error.code().name
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+async def found(client: Client, service: str) -> bool:
+    try:
+        await client.registry.get_service(service)
+    except ServiceNotFound:
+        return False
+    return True

@@ -295,6 +295,10 @@ class JetStreamBroker:
             raise Unavailable(f"broker {self.name} is not connected: call connect() first")
         return self._dead_letters
 
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
     async def connect(self) -> None:
         if self._nc is None:
             self._nc = await connect(self.url, f"broker {self.name}")
