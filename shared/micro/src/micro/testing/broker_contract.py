@@ -213,6 +213,15 @@ class BrokerContract:
         errors = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert any(topic in r.getMessage() and r.exc_info for r in errors)
 
+    async def test_connected_says_whether_it_can_deliver(self, unconnected: Broker) -> None:
+        assert unconnected.connected is False
+        await unconnected.connect()
+        try:
+            assert unconnected.connected is True
+        finally:
+            await unconnected.disconnect()
+        assert unconnected.connected is False
+
     async def test_publish_before_connect_is_refused(self, unconnected: Broker) -> None:
         with pytest.raises(Unavailable, match=f"broker {unconnected.name} is not connected"):
             await unconnected.publish(unique_topic(), b"too early")
