@@ -32,10 +32,10 @@ run: install  ## start the whole stack (NATS, PostgreSQL, SMTP and the services)
 test: install lint  ## lint, type-check, then run every test against real servers
 	$(PY) -m pytest
 
-lint: install  ## ruff on the repo, mypy (strict on shared/)
+lint: install  ## ruff on the repo, mypy (strict on shared/ and plugins/)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy --strict shared/micro/src shared/kit/src
+	MYPYPATH=plugins/mqtt/src:plugins/rabbitmq/src:plugins/etcd/src $(VENV)/bin/mypy --strict shared/micro/src shared/kit/src plugins/mqtt/src plugins/rabbitmq/src plugins/etcd/src
 
 proto: install  ## regenerate proto/src from the .proto files
 	$(PY) proto/generate.py
