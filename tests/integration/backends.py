@@ -26,11 +26,13 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from email.utils import getaddresses
+from pathlib import Path
 from typing import Protocol, cast
 
 import pytest
 from devstack.stack import LocalStack
 from devstack.waiting import wait_until
+from shippy_kit.token_mint import TokenMint
 
 from .compose import SERVICES, ComposeProject
 
@@ -40,9 +42,9 @@ LOGS = "logs"
 """`service_logs` and `instance_logs`."""
 SCALING = "scaling"
 """`start_extra_instance` and `kill_instance`."""
-JWT_SECRET = "jwt_secret"
-"""`jwt_secret`: the key user-service signs tokens with is known."""
-CAPABILITIES = (MAIL, LOGS, SCALING, JWT_SECRET)
+SIGNING_KEY = "signing_key"
+"""`token_mint`: the key user-service signs tokens with is known to the tests."""
+CAPABILITIES = (MAIL, LOGS, SCALING, SIGNING_KEY)
 
 
 class Unsupported(RuntimeError):
@@ -62,8 +64,8 @@ class Stack(Protocol):
         """The environment to run a CLI in (NATS_URL points at the stack)."""
 
     @property
-    def jwt_secret(self) -> str:
-        """The key user-service signs tokens with."""
+    def token_mint(self) -> TokenMint:
+        """Makes tokens with the key user-service signs with (and spoiled ones)."""
 
     def wait_for_mail(self, to: str, timeout: float = 10.0) -> EmailMessage:
         """The first message the SMTP server received for `to`, waiting up to `timeout` s."""
@@ -110,8 +112,8 @@ class LocalBackend:
         return cli_env(self.nats_url)
 
     @property
-    def jwt_secret(self) -> str:
-        return self._stack.jwt_secret
+    def token_mint(self) -> TokenMint:
+        return TokenMint(self._stack.jwt_private_key_file, self._stack.jwt_public_keys_file)
 
     def wait_for_mail(self, to: str, timeout: float = 10.0) -> EmailMessage:
         if self._stack.smtp is None:
@@ -144,7 +146,7 @@ class ComposeBackend:
     welcome mail in MailDev, the logs from `docker compose logs`."""
 
     name = "compose"
-    capabilities = frozenset({MAIL, LOGS, JWT_SECRET})
+    capabilities = frozenset({MAIL, LOGS, SIGNING_KEY})
     """No SCALING: the services share nats's network namespace on fixed ports,
     so a second instance of one has no port of its own."""
 
@@ -160,8 +162,11 @@ class ComposeBackend:
         return cli_env(self.nats_url)
 
     @property
-    def jwt_secret(self) -> str:
-        return self.project.variables["JWT_SECRET"]
+    def token_mint(self) -> TokenMint:
+        variables = self.project.variables
+        return TokenMint(
+            Path(variables["SHIPPY_JWT_PRIVATE_KEY"]), Path(variables["SHIPPY_JWT_PUBLIC_KEYS"])
+        )
 
     def wait_for_mail(self, to: str, timeout: float = 10.0) -> EmailMessage:
         return wait_until(

@@ -1,7 +1,8 @@
 """docker-compose.yml as the tests run it: a project of its own, on free ports.
 
     project = ComposeProject.on_free_ports(ROOT / "docker-compose.yml", "shippy-test-42",
-                                           JWT_SECRET="...")
+                                           SHIPPY_JWT_PRIVATE_KEY="keys/jwt-private.pem",
+                                           SHIPPY_JWT_PUBLIC_KEYS="keys/jwt-public.json")
     project.run("up", "--build", "-d", "--wait")
     project.containers()        # [Container(service="nats", state="running", exit_code=0), ...]
     project.run("down", "-v")

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,11 +27,13 @@ from micro import Client
 from shippy.consignment.v1 import consignment_pb2_grpc
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2_grpc
+from shippy_kit.cli import bearer
+from shippy_kit.token_mint import TokenMint
 
 from . import backends
 from .backends import ComposeBackend, Stack
 from .compose import ComposeError, ComposeProject, docker_unavailable
-from .helpers import Account, CreateUser, LogIn, connect, signup
+from .helpers import Account, CreateUser, LogIn, Metadata, connect, signup
 
 if TYPE_CHECKING:
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub
@@ -129,18 +131,24 @@ def docker_compose_project_name() -> str:
 
 @pytest.fixture(scope="session")
 def compose_project(
-    docker_compose_file: str, docker_compose_project_name: str
+    docker_compose_file: str,
+    docker_compose_project_name: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ComposeProject]:
-    """Free host ports and a known JWT_SECRET (for the `jwt_secret` capability);
-    BCRYPT_ROUNDS=4 keeps password hashing fast, as in the local stack. Skips
-    every test that needs it when no Docker engine answers."""
+    """Free host ports and a key pair of its own (for the `signing_key`
+    capability); BCRYPT_ROUNDS=4 keeps password hashing fast, as in the local
+    stack. Skips every test that needs it when no Docker engine answers."""
     unavailable = docker_unavailable()
     if unavailable:
         pytest.skip(unavailable)
+    mint = TokenMint.new(tmp_path_factory.mktemp("compose-keys"))
+    # A throwaway key: readable by the services' user (uid 10001) in the containers.
+    mint.private_key_file.chmod(0o644)
     project = ComposeProject.on_free_ports(
         Path(docker_compose_file),
         docker_compose_project_name,
-        JWT_SECRET=secrets.token_hex(32),
+        SHIPPY_JWT_PRIVATE_KEY=str(mint.private_key_file),
+        SHIPPY_JWT_PUBLIC_KEYS=str(mint.public_keys_file),
         BCRYPT_ROUNDS="4",
     )
     yield project
@@ -236,3 +244,16 @@ def log_in(users: UserServiceAsyncStub) -> LogIn:
 async def token(log_in: LogIn, user: Account) -> str:
     """`user`'s token."""
     return await log_in(user)
+
+
+@pytest.fixture
+def as_admin(stack: Stack) -> Metadata:
+    """Call metadata with an admin's token, signed with the stack's key
+    (roles are granted in user-service's database: this stands for that)."""
+    return bearer(stack.token_mint.token(str(uuid.uuid4()), roles=["admin"]))
+
+
+@pytest.fixture
+def as_operator(stack: Stack) -> Metadata:
+    """Call metadata with an operator's token, signed with the stack's key."""
+    return bearer(stack.token_mint.token(str(uuid.uuid4()), roles=["operator"]))

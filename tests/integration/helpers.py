@@ -40,6 +40,8 @@ CreateUser = Callable[..., Awaitable[Account]]
 """The `create_user` fixture: `await create_user(name=..., email=..., company=...)`."""
 LogIn = Callable[[Account], Awaitable[str]]
 """The `log_in` fixture: `token = await log_in(account)`."""
+Metadata = tuple[tuple[str, str], ...]
+"""Call metadata, as `shippy_kit.cli.bearer(token)` makes it (the `as_admin` fixture)."""
 
 
 def unique_email(who: str = "user") -> str:

@@ -1,7 +1,8 @@
 """The CLIs as scripts see them: exit code 0 and parseable `--json` when a command
 works; exit code 1 and one line on stderr, never a traceback, when the stack
 refuses it. Commands are written as typed in a shell, with the test user's
-`{id}`, `{email}`, `{password}` and `{token}` filled in."""
+`{id}`, `{email}`, `{password}` and `{token}` filled in, and `{admin_token}`:
+an admin's token signed with the stack's key."""
 
 from __future__ import annotations
 
@@ -10,14 +11,24 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from shippy_kit.tokens import ADMIN
 
 from .backends import Stack
 from .helpers import Account, CliRun, run_cli, succeeded
 
 
 def run(stack: Stack, command: str, user: Account, token: str, stdin: str | None = None) -> CliRun:
+    admin_token = (
+        stack.token_mint.token(user.id, roles=[ADMIN]) if "{admin_token}" in command else ""
+    )
     program, *args = shlex.split(
-        command.format(id=user.id, email=user.email, password=user.password, token=token)
+        command.format(
+            id=user.id,
+            email=user.email,
+            password=user.password,
+            token=token,
+            admin_token=admin_token,
+        )
     )
     return run_cli(stack, program, *args, stdin=stdin)
 
@@ -26,13 +37,34 @@ def run(stack: Stack, command: str, user: Account, token: str, stdin: str | None
     ("command", "stdin", "says"),
     [
         pytest.param(
-            "user-cli get not-a-uuid", None, "id: must be a UUID", id="user-cli get, bad id"
+            "user-cli get not-a-uuid --token {token}",
+            None,
+            "id: must be a UUID",
+            id="user-cli get, bad id",
         ),
         pytest.param(
-            "user-cli get 00000000-0000-4000-8000-000000000000",
+            "user-cli get 00000000-0000-4000-8000-000000000000 --token {admin_token}",
             None,
             "no user with id",
             id="user-cli get, unknown id",
+        ),
+        pytest.param(
+            "user-cli get 00000000-0000-4000-8000-000000000000 --token {token}",
+            None,
+            "a user may get only themselves",
+            id="user-cli get, another user",
+        ),
+        pytest.param(
+            "user-cli list --token {token}",
+            None,
+            "needs the role admin",
+            id="user-cli list, not an admin",
+        ),
+        pytest.param(
+            "user-cli list --token not-a-token",
+            None,
+            "invalid token",
+            id="user-cli list, bad token",
         ),
         pytest.param(
             "user-cli login --email {email} --password not-my-password",
@@ -90,12 +122,12 @@ def test_a_refused_command_exits_1_with_one_line_on_stderr(
     ("command", "shows"),
     [
         pytest.param(
-            "user-cli get {id} --json",
+            "user-cli get {id} --json --token {token}",
             lambda out, user: out["user"]["email"] == user.email,
             id="user-cli get",
         ),
         pytest.param(
-            "user-cli list --json",
+            "user-cli list --json --token {admin_token}",
             lambda out, user: user.id in [u["id"] for u in out["users"]],
             id="user-cli list",
         ),

@@ -55,17 +55,21 @@ def test_a_stop_ends_every_container_within_seconds(stack: Stack, project: Compo
 
 
 def test_users_survive_down_and_up(stack: Stack, project: ComposeProject) -> None:
-    email = unique_email("kept")
+    email, password = unique_email("kept"), new_password()
     created = run_cli(
         stack,
         "user-cli", "create", "--name", "Grace Hopper", "--email", email, "--company", "Navy",
         "--password-stdin", "--json",
-        stdin=new_password(),
+        stdin=password,
     )  # fmt: skip
     user_id = succeeded(created).json()["user"]["id"]
+    login = run_cli(
+        stack, "user-cli", "login", "--email", email, "--password-stdin", stdin=password
+    )
+    token = succeeded(login).stdout.strip()
 
     project.run("down")  # make down: the containers go, the volumes stay
     project.run("up", "-d", "--wait")  # make up
 
-    found = run_cli(stack, "user-cli", "get", user_id, "--json")
+    found = run_cli(stack, "user-cli", "get", user_id, "--json", "--token", token)
     assert succeeded(found).json()["user"]["email"] == email

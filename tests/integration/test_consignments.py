@@ -13,7 +13,7 @@ from shippy.consignment.v1 import consignment_pb2
 from shippy.vessel.v1 import vessel_pb2
 from shippy_kit.cli import bearer
 
-from .helpers import CreateUser, LogIn
+from .helpers import CreateUser, LogIn, Metadata
 
 if TYPE_CHECKING:
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub
@@ -33,21 +33,27 @@ def tea_for_rotterdam(
     )
 
 
-async def test_a_consignment_goes_on_the_vessel_that_fits_it(
-    shipping: ShippingServiceAsyncStub, vessels: VesselServiceAsyncStub, token: str
+async def test_a_consignment_goes_on_a_vessel_that_fits_it_and_takes_its_room(
+    shipping: ShippingServiceAsyncStub,
+    vessels: VesselServiceAsyncStub,
+    token: str,
+    as_operator: Metadata,
 ) -> None:
-    request = tea_for_rotterdam(containers=3, weight=55_000)
-
-    created = await shipping.CreateConsignment(request, metadata=bearer(token))
-
-    fitting = await vessels.FindAvailable(
-        vessel_pb2.FindAvailableRequest(
-            specification=vessel_pb2.Specification(capacity=3, max_weight=55_000)
-        )
+    """A vessel of the test's own, just big enough for one load: the first
+    consignment takes it, the second goes elsewhere."""
+    created = await vessels.Create(
+        vessel_pb2.CreateRequest(
+            vessel=vessel_pb2.Vessel(name="Snug Fit", capacity=3, max_weight=54_321)
+        ),
+        metadata=as_operator,
     )
-    assert created.consignment.vessel_id == fitting.vessel.id
-    assert fitting.vessel.capacity >= 3
-    assert fitting.vessel.max_weight >= 55_000
+    request = tea_for_rotterdam(containers=3, weight=54_321)
+
+    first = await shipping.CreateConsignment(request, metadata=bearer(token))
+    second = await shipping.CreateConsignment(request, metadata=bearer(token))
+
+    assert first.consignment.vessel_id == created.vessel.id
+    assert second.consignment.vessel_id not in ("", created.vessel.id)
 
 
 async def test_a_consignment_is_listed_for_its_owner_only(
@@ -106,11 +112,11 @@ async def test_a_bad_consignment_is_refused_naming_the_field(
 
 
 async def test_a_vessel_needs_room_for_at_least_one_container(
-    vessels: VesselServiceAsyncStub,
+    vessels: VesselServiceAsyncStub, as_operator: Metadata
 ) -> None:
     no_room = vessel_pb2.Vessel(name="Empty Promise", capacity=0, max_weight=10_000)
 
     with pytest.raises(InvalidArgument) as refused:
-        await vessels.Create(vessel_pb2.CreateRequest(vessel=no_room))
+        await vessels.Create(vessel_pb2.CreateRequest(vessel=no_room), metadata=as_operator)
 
     assert refused.value.field == "vessel.capacity"

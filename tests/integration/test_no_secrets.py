@@ -22,7 +22,7 @@ from shippy.user.v1 import events_pb2, user_pb2
 from shippy_kit.cli import bearer
 
 from .backends import LOGS, Stack
-from .helpers import BCRYPT_PREFIX, new_password, signup, wait_until
+from .helpers import BCRYPT_PREFIX, Metadata, new_password, signup, wait_until
 
 if TYPE_CHECKING:
     from shippy.consignment.v1.consignment_pb2_grpc import ShippingServiceAsyncStub
@@ -42,7 +42,9 @@ def assert_no_secret_in_reply(reply: Message, *secrets: str) -> None:
     assert_no_secret_in(json_format.MessageToJson(reply), *secrets)
 
 
-async def test_no_reply_carries_a_password_or_a_hash(users: UserServiceAsyncStub) -> None:
+async def test_no_reply_carries_a_password_or_a_hash(
+    users: UserServiceAsyncStub, as_admin: Metadata
+) -> None:
     request = signup()
     password = request.password
 
@@ -50,8 +52,8 @@ async def test_no_reply_carries_a_password_or_a_hash(users: UserServiceAsyncStub
     login = await users.Auth(user_pb2.AuthRequest(email=request.email, password=password))
     replies = [
         created,
-        await users.Get(user_pb2.GetRequest(id=created.user.id)),
-        await users.GetAll(user_pb2.GetAllRequest()),
+        await users.Get(user_pb2.GetRequest(id=created.user.id), metadata=bearer(login.token)),
+        await users.GetAll(user_pb2.GetAllRequest(), metadata=as_admin),
         login,
         await users.ValidateToken(user_pb2.ValidateTokenRequest(token=login.token)),
     ]

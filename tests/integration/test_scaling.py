@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from shippy.user.v1 import user_pb2, user_pb2_grpc
+from shippy_kit.cli import bearer
 
 from .backends import LOGS, SCALING, Stack
 from .helpers import Account, connect, run_cli, signup, succeeded, wait_until
@@ -64,14 +65,13 @@ async def test_calls_keep_working_when_an_instance_is_killed(
         # This client still has the dead node in its selector: round robin
         # picks it every other call, and the call moves to the live one.
         for _ in range(4):
-            found = await users.Get(user_pb2.GetRequest(id=user.id))
+            found = await users.Get(user_pb2.GetRequest(id=user.id), metadata=bearer(token))
             assert found.user.id == user.id
 
     for _ in range(3):
-        got = await asyncio.to_thread(run_cli, stack, "user-cli", "get", user.id)
+        got = await asyncio.to_thread(run_cli, stack, "user-cli", "get", user.id, "--token", token)
         assert user.email in succeeded(got).stdout
-    # consignment-service checks each token with user-service through its own
-    # long-lived client, which may still hold the dead node too.
+    # consignment-service checks each token itself, and calls no user-service.
     for _ in range(3):
         listed = await asyncio.to_thread(
             run_cli, stack, "consignment-cli", "list", "--token", token

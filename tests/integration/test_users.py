@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import pytest
 from micro.errors import AlreadyExists, InvalidArgument, Unauthenticated
 from shippy.user.v1 import user_pb2
+from shippy_kit.cli import bearer
 
 from .backends import MAIL, Stack
-from .helpers import Account, signup, unique_email
+from .helpers import Account, Metadata, signup, unique_email
 
 if TYPE_CHECKING:
     from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub
@@ -25,11 +26,11 @@ async def test_a_new_user_gets_a_welcome_email(stack: Stack, users: UserServiceA
     assert welcome["Subject"] == "Welcome to Shippy, Grace Hopper"
 
 
-async def test_a_user_is_found_by_id_and_in_the_list(
-    users: UserServiceAsyncStub, user: Account
+async def test_a_user_finds_themselves_and_an_admin_finds_them_in_the_list(
+    users: UserServiceAsyncStub, user: Account, token: str, as_admin: Metadata
 ) -> None:
-    found = await users.Get(user_pb2.GetRequest(id=user.id))
-    everyone = await users.GetAll(user_pb2.GetAllRequest())
+    found = await users.Get(user_pb2.GetRequest(id=user.id), metadata=bearer(token))
+    everyone = await users.GetAll(user_pb2.GetAllRequest(), metadata=as_admin)
 
     assert (found.user.name, found.user.email, found.user.company) == (
         user.name,
@@ -85,8 +86,8 @@ async def test_a_bad_sign_up_is_refused_naming_the_field(
     assert refused.value.field == field
 
 
-async def test_a_user_id_must_be_a_uuid(users: UserServiceAsyncStub) -> None:
+async def test_a_user_id_must_be_a_uuid(users: UserServiceAsyncStub, token: str) -> None:
     with pytest.raises(InvalidArgument) as refused:
-        await users.Get(user_pb2.GetRequest(id="42"))
+        await users.Get(user_pb2.GetRequest(id="42"), metadata=bearer(token))
 
     assert refused.value.field == "id"
