@@ -36,7 +36,8 @@ PostgreSQL: DATABASE_URL if set, else our own server with data in VAR/postgres
   gets its own database: shippy_user, shippy_email, shippy_consignment, shippy_vessel.
 SMTP: SMTP_HOST/SMTP_PORT if set, else our own server keeping each mail as a
   .eml file in VAR/mail.
-JWT_SECRET: if set, else a random one kept in VAR/jwt-secret (mode 0600).
+JWT_PRIVATE_KEY_FILE/JWT_PUBLIC_KEYS_FILE: if set, else a development Ed25519
+  key pair kept in VAR/jwt-private.pem (mode 0600) and VAR/jwt-public.json.
 Other variables (for example MICRO_BROKER=nats, BCRYPT_ROUNDS=4) reach
 every service unchanged.
 """
