@@ -14,7 +14,9 @@ from shippy.user.v1 import events_pb2, user_pb2
 from shippy_kit.outbox import PostgresOutbox
 from shippy_kit.postgres import Pool
 from shippy_kit.tokens import TokenVerifier, key_id
+from user_service.config import Config
 from user_service.handler import UserHandler
+from user_service.limits import LoginLimits
 from user_service.passwords import PasswordHasher
 from user_service.repository import UserRepository
 from user_service.tokens import Tokens
@@ -31,6 +33,7 @@ def handler_on(repository: UserRepository, destination: Any) -> UserHandler:
         PasswordHasher(rounds=4),
         Tokens(key, verifier, ttl=timedelta(hours=1)),
         Publisher("user.created", events_pb2.UserCreated, destination),
+        LoginLimits(Config.auth_per_email, Config.auth_per_address),
     )
 
 

@@ -23,6 +23,22 @@ a key pair in var/ (`python -m shippy_kit.tokens new-key` makes or rotates one).
 Roles (`admin`, `operator`) are stored per user and granted with
 `python -m user_service.roles` (see there); they go into the tokens' `roles` claim.
 
+Login attempts (Auth), each a token bucket: refilled at so many a minute,
+holding at most the burst; whole numbers of at least 1.
+
+| variable                           | meaning                                    | default |
+|------------------------------------|--------------------------------------------|---------|
+| `AUTH_EMAIL_ATTEMPTS_PER_MINUTE`   | attempts a minute for one email            | `5`     |
+| `AUTH_EMAIL_ATTEMPTS_BURST`        | attempts one email may make at once        | `10`    |
+| `AUTH_ADDRESS_ATTEMPTS_PER_MINUTE` | attempts a minute from one client address  | `60`    |
+|                                    | (the gRPC peer; an IPv6 client: its /64)   |         |
+| `AUTH_ADDRESS_ATTEMPTS_BURST`      | attempts one address may make at once      | `100`   |
+
+Over either limit an attempt is RESOURCE_EXHAUSTED, saying in how many
+seconds to retry, before any bcrypt work; the limits are per instance (see
+`user_service.limits`), and a client address is what the gRPC server sees
+(behind a proxy, the proxy's).
+
 The micro core reads its own variables (`MICRO_*`, `NATS_URL`): see `micro.config`.
 Error messages name the variable but never repeat a secret or the database URL,
 which may hold a password.
@@ -38,9 +54,13 @@ from pathlib import Path
 from micro.config import ConfigError, required, seconds, whole_number
 from shippy_kit.tokens import TokenSettings
 
+from user_service.limits import Rate
+
 PRIVATE_KEY_VARIABLE = "JWT_PRIVATE_KEY_FILE"
 MIN_BCRYPT_ROUNDS = 4
 MAX_BCRYPT_ROUNDS = 31
+AUTH_PER_EMAIL = Rate(per_minute=5, burst=10)
+AUTH_PER_ADDRESS = Rate(per_minute=60, burst=100)
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,8 @@ class Config:
     jwt_ttl: int = 3600
     bcrypt_rounds: int = 12
     outbox_relay: bool = True
+    auth_per_email: Rate = AUTH_PER_EMAIL
+    auth_per_address: Rate = AUTH_PER_ADDRESS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -75,7 +97,17 @@ class Config:
                 maximum=MAX_BCRYPT_ROUNDS,
             ),
             outbox_relay=_on_off(env, "OUTBOX_RELAY", cls.outbox_relay),
+            auth_per_email=_rate(env, "AUTH_EMAIL_ATTEMPTS", cls.auth_per_email),
+            auth_per_address=_rate(env, "AUTH_ADDRESS_ATTEMPTS", cls.auth_per_address),
         )
+
+
+def _rate(env: Mapping[str, str], prefix: str, default: Rate) -> Rate:
+    """`{prefix}_PER_MINUTE` and `{prefix}_BURST`, whole numbers of at least 1."""
+    return Rate(
+        per_minute=whole_number(env, f"{prefix}_PER_MINUTE", int(default.per_minute), minimum=1),
+        burst=whole_number(env, f"{prefix}_BURST", default.burst, minimum=1),
+    )
 
 
 def _private_key_file(env: Mapping[str, str]) -> Path:

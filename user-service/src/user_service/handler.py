@@ -7,6 +7,11 @@ stores the user, and the service's relay publishes it after the commit, so a
 crash or a broker outage between the two loses no event.
 No response, event or log line carries a password, a hash or a token.
 
+Auth attempts are limited per email and per client address (see
+`user_service.limits`): over the limit, RESOURCE_EXHAUSTED saying in how many
+seconds to retry (also in the `retry-after` trailing metadata), decided
+before any bcrypt work.
+
 Who may call what: Create, Auth and ValidateToken are open; Get and GetAll
 pass `shippy_kit.auth.TokenInterceptor` first (UNAUTHENTICATED without a
 valid token). A user may Get themselves; Get of anyone else and GetAll need
@@ -22,13 +27,20 @@ from datetime import datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from micro.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
+from micro.errors import (
+    AlreadyExists,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+)
 from micro.pubsub import Publisher, new_event_id
 from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
 from shippy_kit.auth import current_claims, require_role
 from shippy_kit.tokens import ADMIN
 
 from user_service import validation
+from user_service.limits import LoginLimits, client_address
 from user_service.passwords import PasswordHasher
 from user_service.repository import EmailTaken, User, UserRepository
 from user_service.tokens import Tokens
@@ -36,6 +48,8 @@ from user_service.tokens import Tokens
 log = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "invalid email or password"
+RETRY_AFTER = "retry-after"
+"""Trailing metadata of a refused login: the seconds to wait, as HTTP's Retry-After."""
 
 
 class UserHandler(user_pb2_grpc.UserServiceServicer):
@@ -45,11 +59,13 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
         passwords: PasswordHasher,
         tokens: Tokens,
         user_created: Publisher[events_pb2.UserCreated],
+        login_limits: LoginLimits,
     ) -> None:
         self._repository = repository
         self._passwords = passwords
         self._tokens = tokens
         self._user_created = user_created
+        self._login_limits = login_limits
 
     async def Create(
         self, request: user_pb2.CreateRequest, context: grpc.aio.ServicerContext
@@ -94,6 +110,7 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
         self, request: user_pb2.AuthRequest, context: grpc.aio.ServicerContext
     ) -> user_pb2.AuthResponse:
         email = validation.normalised_email(request.email)
+        self._limit_attempts(email, context)
         credentials = await self._repository.get_credentials(email) if email else None
         if credentials is None:
             await self._passwords.verify_nothing(request.password)
@@ -105,6 +122,15 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
         token = self._tokens.issue(str(credentials.user_id), credentials.roles)
         log.info("user authenticated id=%s", credentials.user_id)
         return user_pb2.AuthResponse(token=token.value, expires_at=_timestamp(token.expires_at))
+
+    def _limit_attempts(self, email: str, context: grpc.aio.ServicerContext) -> None:
+        key = email[: validation.MAX_EMAIL_LENGTH + 1]  # no longer one has an account
+        address = client_address(context.peer())
+        wait = self._login_limits.attempt(key, address)
+        if wait:
+            log.info("authentication refused: too many attempts from %s", address)
+            context.set_trailing_metadata(((RETRY_AFTER, str(wait)),))
+            raise ResourceExhausted(f"too many login attempts: try again in {wait} s")
 
     async def ValidateToken(
         self, request: user_pb2.ValidateTokenRequest, context: grpc.aio.ServicerContext

@@ -18,6 +18,7 @@ from shippy_kit.tokens import read_private_key, reason
 from user_service import __version__
 from user_service.config import Config
 from user_service.handler import UserHandler
+from user_service.limits import LoginLimits
 from user_service.passwords import PasswordHasher
 from user_service.repository import UserRepository
 from user_service.tokens import Tokens
@@ -43,7 +44,13 @@ def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> S
     )
     tokens = build_tokens(config)
     service.wrap(TokenInterceptor(tokens.verifier, open_methods=OPEN_METHODS))
-    handler = UserHandler(repository, PasswordHasher(config.bcrypt_rounds), tokens, user_created)
+    handler = UserHandler(
+        repository,
+        PasswordHasher(config.bcrypt_rounds),
+        tokens,
+        user_created,
+        LoginLimits(config.auth_per_email, config.auth_per_address),
+    )
     service.handle(user_pb2_grpc.add_UserServiceServicer_to_server, handler)
 
     async def create_schema() -> None:
