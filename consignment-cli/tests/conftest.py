@@ -46,9 +46,14 @@ class FakeShipping(consignment_pb2_grpc.ShippingServiceServicer):
     async def GetConsignments(
         self, request: consignment_pb2.GetConsignmentsRequest, context: Context
     ) -> consignment_pb2.GetConsignmentsResponse:
+        """Pages of two, as consignment-service pages them (the token: where to start)."""
         user_id = self._caller(context)
         mine = [c for c in self.consignments if c.user_id == user_id]
-        return consignment_pb2.GetConsignmentsResponse(consignments=mine)
+        start = int(request.page_token or 0)
+        page = consignment_pb2.GetConsignmentsResponse(consignments=mine[start : start + 2])
+        if start + 2 < len(mine):
+            page.next_page_token = str(start + 2)
+        return page
 
     @staticmethod
     def _caller(context: Context) -> str:

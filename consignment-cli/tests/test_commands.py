@@ -108,6 +108,17 @@ async def test_list_prints_your_consignments_as_a_table(
     assert re.fullmatch(rf"{mine.id}  Bananas for Rotterdam\s+12000\s+vessel-boaty\s+2", row)
 
 
+async def test_list_shows_every_page(shipping: Any, consignment_cli: RunCli, bananas: Path) -> None:
+    for _ in range(5):  # the fake service gives pages of two
+        await consignment_cli("create", str(bananas), "--token", "ada-token")
+
+    code, out, _ = await consignment_cli("list", "--token", "ada-token")
+
+    assert code == 0
+    listed = [line.split()[0] for line in out.splitlines()[1:]]
+    assert listed == [c.id for c in shipping.consignments]
+
+
 async def test_list_with_nothing_to_show(shipping: Any, consignment_cli: RunCli) -> None:
     code, out, _ = await consignment_cli("list", "--token", "ada-token")
 

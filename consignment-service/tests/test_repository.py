@@ -45,7 +45,7 @@ async def test_a_stored_consignment_reads_back_whole(repository: ConsignmentRepo
 
     assert stored.containers == tuple(containers)
     assert stored.created_at.tzinfo is not None
-    assert await repository.list_for_user("alice") == [stored]
+    assert await repository.list_for_user("alice", limit=10) == [stored]
 
 
 async def test_a_user_lists_only_their_own_consignments_newest_first(
@@ -55,8 +55,8 @@ async def test_a_user_lists_only_their_own_consignments_newest_first(
     await store(repository, "bob", "bob's")
     second = await store(repository, "alice", "second")
 
-    assert await repository.list_for_user("alice") == [second, first]
-    assert await repository.list_for_user("carol") == []
+    assert await repository.list_for_user("alice", limit=10) == [second, first]
+    assert await repository.list_for_user("carol", limit=10) == []
 
 
 async def test_a_second_consignment_with_the_same_id_is_refused(
@@ -82,7 +82,7 @@ async def test_creating_the_schema_again_keeps_the_consignments(
 
     await repository.create_schema()
 
-    assert await repository.list_for_user("alice") == [stored]
+    assert await repository.list_for_user("alice", limit=10) == [stored]
 
 
 async def test_calls_fail_as_unavailable_while_the_database_is_unreachable() -> None:
@@ -91,6 +91,6 @@ async def test_calls_fail_as_unavailable_while_the_database_is_unreachable() -> 
     await pool.open(wait=False)
     try:
         with pytest.raises(DatabaseUnavailable):
-            await ConsignmentRepository(pool).list_for_user("alice")
+            await ConsignmentRepository(pool).list_for_user("alice", limit=10)
     finally:
         await pool.close()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from consignment_service.validation import MAX_CONTAINERS
 from micro.errors import FailedPrecondition, InvalidArgument, Unavailable
 from micro.testing import first_success
 from shippy.consignment.v1 import consignment_pb2
@@ -185,3 +186,76 @@ async def test_a_vessel_fills_up_and_the_next_load_goes_on_another(
 
     assert first.consignment.vessel_id == str(LITTLE_TOOT.id)  # 5 000 kg of its 20 000 left
     assert second.consignment.vessel_id == str(BOATY.id)
+
+
+@pytest.mark.usefixtures("vessel_service")
+async def test_consignments_come_in_pages_newest_first(
+    shipping: ShippingServiceAsyncStub, users: UserTokens
+) -> None:
+    alice, bob = users.issue("alice"), users.issue("bob")
+    created = [
+        (
+            await shipping.CreateConsignment(consignment(f"Load {n}"), metadata=bearer(alice))
+        ).consignment.id
+        for n in range(7)
+    ]
+    await shipping.CreateConsignment(consignment("Bob's"), metadata=bearer(bob))
+
+    pages, request = [], consignment_pb2.GetConsignmentsRequest(page_size=3)
+    while True:
+        page = await shipping.GetConsignments(request, metadata=bearer(alice))
+        pages.append([c.id for c in page.consignments])
+        if not page.next_page_token:
+            break
+        request.page_token = page.next_page_token
+
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [id for p in pages for id in p] == created[::-1]
+
+
+@pytest.mark.usefixtures("vessel_service")
+async def test_a_page_ends_before_its_reply_would_pass_the_message_limit(
+    shipping: ShippingServiceAsyncStub, users: UserTokens
+) -> None:
+    alice = users.issue("alice")
+    largest = consignment_pb2.CreateConsignmentRequest(
+        description="Everything",
+        weight=1_000,
+        containers=[
+            consignment_pb2.Container(customer_id="c" * 255, origin="o" * 255)
+            for _ in range(MAX_CONTAINERS)
+        ],
+    )
+    for _ in range(2):
+        await shipping.CreateConsignment(largest, metadata=bearer(alice), timeout=30)
+
+    first = await shipping.GetConsignments(
+        consignment_pb2.GetConsignmentsRequest(page_size=10), metadata=bearer(alice)
+    )
+    second = await shipping.GetConsignments(
+        consignment_pb2.GetConsignmentsRequest(page_size=10, page_token=first.next_page_token),
+        metadata=bearer(alice),
+    )
+
+    assert len(first.consignments) == len(second.consignments) == 1
+    assert first.ByteSize() < 4 * 1024 * 1024
+    assert second.next_page_token == ""
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (consignment_pb2.GetConsignmentsRequest(page_size=501), "page_size"),
+        (consignment_pb2.GetConsignmentsRequest(page_size=-1), "page_size"),
+        (consignment_pb2.GetConsignmentsRequest(page_token="not a token"), "page_token"),
+    ],
+)
+async def test_a_bad_page_request_names_its_field(
+    shipping: ShippingServiceAsyncStub,
+    users: UserTokens,
+    request_: consignment_pb2.GetConsignmentsRequest,
+    field: str,
+) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        await shipping.GetConsignments(request_, metadata=bearer(users.issue("alice")))
+    assert caught.value.field == field

@@ -32,10 +32,20 @@ async def create(
         return await shipping.CreateConsignment(request, metadata=bearer(token))
 
 
+MAX_PAGE_SIZE = 500
+"""The largest page consignment-service gives."""
+
+
 async def list_consignments(
     options: Options, *, token: str
 ) -> consignment_pb2.GetConsignmentsResponse:
+    """Every page of the caller's consignments, in one reply."""
+    everything = consignment_pb2.GetConsignmentsResponse()
     async with shipping_service(options) as shipping:
-        return await shipping.GetConsignments(
-            consignment_pb2.GetConsignmentsRequest(), metadata=bearer(token)
-        )
+        request = consignment_pb2.GetConsignmentsRequest(page_size=MAX_PAGE_SIZE)
+        while True:
+            page = await shipping.GetConsignments(request, metadata=bearer(token))
+            everything.consignments.extend(page.consignments)
+            if not page.next_page_token:
+                return everything
+            request.page_token = page.next_page_token

@@ -15,7 +15,7 @@ from micro.errors import DeadlineExceeded, FailedPrecondition, Internal, Unavail
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2
 
-from consignment_service import validation
+from consignment_service import paging, validation
 from consignment_service.auth import current_user_id
 from consignment_service.repository import (
     Consignment,
@@ -70,11 +70,22 @@ class ShippingHandler(consignment_pb2_grpc.ShippingServiceServicer):
     async def GetConsignments(
         self, request: consignment_pb2.GetConsignmentsRequest, context: Context
     ) -> consignment_pb2.GetConsignmentsResponse:
-        """The caller's own consignments, newest first."""
-        consignments = await self._repository.list_for_user(current_user_id())
-        return consignment_pb2.GetConsignmentsResponse(
-            consignments=[to_message(c) for c in consignments]
-        )
+        """One page of the caller's own consignments, newest first."""
+        size = paging.page_size(request.page_size)
+        after = paging.decode(request.page_token)
+        found = await self._repository.list_for_user(current_user_id(), limit=size + 1, after=after)
+        reply = consignment_pb2.GetConsignmentsResponse()
+        budget = paging.MAX_PAGE_BYTES
+        for consignment in found[:size]:
+            message = to_message(consignment)
+            budget -= message.ByteSize() + 8  # the field's tag and length
+            if budget < 0 and reply.consignments:
+                break
+            reply.consignments.append(message)
+        if len(found) > len(reply.consignments):
+            last = found[len(reply.consignments) - 1]
+            reply.next_page_token = paging.encode(paging.PageKey(last.created_at, last.id))
+        return reply
 
     async def _find_vessel(self, *, capacity: int, max_weight: int) -> str:
         """The id of the vessel that takes the load."""

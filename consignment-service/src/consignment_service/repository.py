@@ -96,14 +96,22 @@ class ConsignmentRepository:
         assert row is not None  # INSERT ... RETURNING returns the row
         return _consignment(row)
 
-    async def list_for_user(self, user_id: str) -> list[Consignment]:
-        """The consignments `user_id` created, newest first."""
+    async def list_for_user(
+        self, user_id: str, *, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+    ) -> list[Consignment]:
+        """Up to `limit` consignments `user_id` created, newest first, starting
+        after (created_at, id) `after` when given."""
+        where = "user_id = %s"
+        args: list[object] = [user_id]
+        if after is not None:
+            where += " AND (created_at, id) < (%s, %s)"
+            args += [after[0], after[1]]
         async with connection(self._pool) as conn:
             cursor = conn.cursor(row_factory=dict_row)
             await cursor.execute(
-                f"SELECT {CONSIGNMENT_COLUMNS} FROM consignments WHERE user_id = %s"
-                " ORDER BY created_at DESC, id DESC",
-                (user_id,),
+                f"SELECT {CONSIGNMENT_COLUMNS} FROM consignments WHERE {where}"
+                " ORDER BY created_at DESC, id DESC LIMIT %s",
+                (*args, limit),
             )
             return [_consignment(row) for row in await cursor.fetchall()]
 

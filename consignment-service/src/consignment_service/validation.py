@@ -14,7 +14,9 @@ from consignment_service.repository import Container
 MAX_DESCRIPTION_LENGTH = 1000
 MAX_WEIGHT = 1_000_000_000
 """Kilograms: a million tonnes, more than any vessel carries."""
-MAX_CONTAINERS = 10_000
+MAX_CONTAINERS = 2_000
+"""With ids, customers and origins of MAX_REFERENCE_LENGTH each, one consignment
+is about 1.6 MB: it fits a reply (gRPC's limit is 4 MiB) on a page of its own."""
 MAX_REFERENCE_LENGTH = 255
 """For a container's customer_id and origin."""
 

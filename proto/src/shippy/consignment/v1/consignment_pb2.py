@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'shippy/consignment/v1/consignment.proto\x12\x15shippy.consignment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"<\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x0e\n\x06origin\x18\x03 \x01(\t\"\xc8\x01\n\x0b\x43onsignment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06weight\x18\x03 \x01(\x03\x12\x34\n\ncontainers\x18\x04 \x03(\x0b\x32 .shippy.consignment.v1.Container\x12\x11\n\tvessel_id\x18\x05 \x01(\t\x12\x0f\n\x07user_id\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x18\x43reateConsignmentRequest\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x03\x12\x34\n\ncontainers\x18\x03 \x03(\x0b\x32 .shippy.consignment.v1.Container\"T\n\x19\x43reateConsignmentResponse\x12\x37\n\x0b\x63onsignment\x18\x01 \x01(\x0b\x32\".shippy.consignment.v1.Consignment\"\x18\n\x16GetConsignmentsRequest\"S\n\x17GetConsignmentsResponse\x12\x38\n\x0c\x63onsignments\x18\x01 \x03(\x0b\x32\".shippy.consignment.v1.Consignment2\xfb\x01\n\x0fShippingService\x12v\n\x11\x43reateConsignment\x12/.shippy.consignment.v1.CreateConsignmentRequest\x1a\x30.shippy.consignment.v1.CreateConsignmentResponse\x12p\n\x0fGetConsignments\x12-.shippy.consignment.v1.GetConsignmentsRequest\x1a..shippy.consignment.v1.GetConsignmentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'shippy/consignment/v1/consignment.proto\x12\x15shippy.consignment.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"<\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x0e\n\x06origin\x18\x03 \x01(\t\"\xc8\x01\n\x0b\x43onsignment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0e\n\x06weight\x18\x03 \x01(\x03\x12\x34\n\ncontainers\x18\x04 \x03(\x0b\x32 .shippy.consignment.v1.Container\x12\x11\n\tvessel_id\x18\x05 \x01(\t\x12\x0f\n\x07user_id\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"u\n\x18\x43reateConsignmentRequest\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x03\x12\x34\n\ncontainers\x18\x03 \x03(\x0b\x32 .shippy.consignment.v1.Container\"T\n\x19\x43reateConsignmentResponse\x12\x37\n\x0b\x63onsignment\x18\x01 \x01(\x0b\x32\".shippy.consignment.v1.Consignment\"?\n\x16GetConsignmentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"l\n\x17GetConsignmentsResponse\x12\x38\n\x0c\x63onsignments\x18\x01 \x03(\x0b\x32\".shippy.consignment.v1.Consignment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xfb\x01\n\x0fShippingService\x12v\n\x11\x43reateConsignment\x12/.shippy.consignment.v1.CreateConsignmentRequest\x1a\x30.shippy.consignment.v1.CreateConsignmentResponse\x12p\n\x0fGetConsignments\x12-.shippy.consignment.v1.GetConsignmentsRequest\x1a..shippy.consignment.v1.GetConsignmentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,9 +41,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATECONSIGNMENTRESPONSE']._serialized_start=483
   _globals['_CREATECONSIGNMENTRESPONSE']._serialized_end=567
   _globals['_GETCONSIGNMENTSREQUEST']._serialized_start=569
-  _globals['_GETCONSIGNMENTSREQUEST']._serialized_end=593
-  _globals['_GETCONSIGNMENTSRESPONSE']._serialized_start=595
-  _globals['_GETCONSIGNMENTSRESPONSE']._serialized_end=678
-  _globals['_SHIPPINGSERVICE']._serialized_start=681
-  _globals['_SHIPPINGSERVICE']._serialized_end=932
+  _globals['_GETCONSIGNMENTSREQUEST']._serialized_end=632
+  _globals['_GETCONSIGNMENTSRESPONSE']._serialized_start=634
+  _globals['_GETCONSIGNMENTSRESPONSE']._serialized_end=742
+  _globals['_SHIPPINGSERVICE']._serialized_start=745
+  _globals['_SHIPPINGSERVICE']._serialized_end=996
 # @@protoc_insertion_point(module_scope)

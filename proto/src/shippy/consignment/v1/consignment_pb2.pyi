@@ -136,14 +136,27 @@ Global___CreateConsignmentResponse: _TypeAlias = CreateConsignmentResponse  # no
 
 @_typing.final
 class GetConsignmentsRequest(_message.Message):
+    """One page of the caller's consignments, newest first."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many (1 to 500; 0: 50). A page also ends before its reply
+    would pass 2 MiB, so that it always fits gRPC's 4 MiB message limit.
+    """
+    page_token: _builtins.str
+    """Empty for the first page; else the next_page_token of the page before."""
     def __init__(
         self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -154,16 +167,20 @@ class GetConsignmentsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CONSIGNMENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
     @_builtins.property
     def consignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Consignment]: ...
     def __init__(
         self,
         *,
         consignments: _abc.Iterable[Global___Consignment] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consignments", b"consignments"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consignments", b"consignments", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
