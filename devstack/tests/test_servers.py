@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import smtplib
+import stat
 import subprocess
 import sys
 import textwrap
@@ -13,10 +14,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from devstack.postgres import PostgresServer
+from devstack.postgres import PostgresError, PostgresServer
 from devstack.processes import alive
 from devstack.smtp import SmtpServer
 from devstack.unprivileged import scratch_dir
+
+TRUSTING_PG_HBA = """\
+# Written by devstack: trust, on the loopback interface only.
+local   all          all                   trust
+host    all          all   127.0.0.1/32    trust
+local   replication  all                   trust
+host    replication  all   127.0.0.1/32    trust
+"""
+"""The pg_hba.conf that devstack wrote before PostgreSQL asked for a password."""
 
 
 def test_database_url_is_a_fresh_empty_database(database_url: str) -> None:
@@ -33,13 +43,88 @@ def test_database_url_is_a_fresh_empty_database(database_url: str) -> None:
     assert tables == (0,)
 
 
-def test_server_speaks_utf8_and_trusts_only_the_loopback(postgres_url: str) -> None:
+def test_server_speaks_utf8_and_listens_only_on_the_loopback(postgres_url: str) -> None:
     with psycopg.connect(postgres_url) as conn:
         encoding = conn.execute("SHOW server_encoding").fetchone()
         listening = conn.execute("SHOW listen_addresses").fetchone()
 
     assert encoding == ("UTF8",)
     assert listening == ("127.0.0.1",)
+
+
+@pytest.fixture
+def no_stored_passwords(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """libpq finds no password but the one in the URL (no PGPASSWORD, no .pgpass)."""
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+
+
+def refuses_without_password(server: PostgresServer) -> bool:
+    """Whether a connection without the password, over TCP and over the socket
+    in the data directory (where its path is short enough for one), is
+    refused for want of one."""
+    attempts = [{"host": "127.0.0.1"}]
+    if (server.data_dir / f".s.PGSQL.{server.port}").exists():
+        attempts.append({"host": str(server.data_dir)})
+    for where in attempts:
+        try:
+            psycopg.connect(user="postgres", dbname="postgres", port=server.port, **where).close()
+        except psycopg.OperationalError as error:
+            if "password" not in str(error):
+                raise
+        else:
+            return False
+    return True
+
+
+@pytest.mark.usefixtures("no_stored_passwords")
+def test_the_server_asks_for_the_password_kept_beside_its_data(data_dir: Path) -> None:
+    password_file = data_dir.with_name(f"{data_dir.name}-password")
+
+    with PostgresServer(data_dir, durable=False) as server:
+        refused = refuses_without_password(server)
+        with psycopg.connect(server.url) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        first_password = server.password
+    with PostgresServer(data_dir, durable=False) as again, psycopg.connect(again.url):
+        reused = again.password == first_password
+
+    assert refused
+    assert password_file.read_text().strip() == first_password
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert reused
+    assert server.url == f"postgresql://postgres:{first_password}@127.0.0.1:{server.port}/postgres"
+    assert server.shown_url == f"postgresql://postgres:***@127.0.0.1:{server.port}/postgres"
+    assert "trust" not in (data_dir / "pg_hba.conf").read_text()
+
+
+@pytest.mark.usefixtures("no_stored_passwords")
+def test_a_data_directory_made_without_a_password_gets_one(data_dir: Path) -> None:
+    """As an earlier `make run` left var/postgres: trust, no password, no password file."""
+    with PostgresServer(data_dir, durable=False) as before, psycopg.connect(before.url) as conn:
+        conn.execute("CREATE TABLE vessels (name text)")
+        conn.execute("INSERT INTO vessels VALUES ('Boaty McBoatface')")
+        conn.execute("ALTER ROLE postgres PASSWORD NULL")
+        conn.commit()
+    (data_dir / "pg_hba.conf").write_text(TRUSTING_PG_HBA)
+    data_dir.with_name(f"{data_dir.name}-password").unlink()
+
+    with PostgresServer(data_dir, durable=False) as server, psycopg.connect(server.url) as conn:
+        rows = conn.execute("SELECT name FROM vessels").fetchall()
+        refused = refuses_without_password(server)
+
+    assert rows == [("Boaty McBoatface",)]  # the data is kept
+    assert refused
+    assert "trust" not in (data_dir / "pg_hba.conf").read_text()
+
+
+def test_a_wrong_kept_password_is_an_error_that_says_what_to_do(data_dir: Path) -> None:
+    password_file = data_dir.with_name(f"{data_dir.name}-password")
+    PostgresServer(data_dir, durable=False).start().stop()
+    password_file.write_text("not-the-password\n")
+
+    with pytest.raises(PostgresError, match=r"refuses the password in .*make clean"):
+        PostgresServer(data_dir, durable=False).start()
 
 
 @pytest.fixture
@@ -78,7 +163,7 @@ def test_postgres_shuts_down_the_orphan_of_a_killed_run(data_dir: Path) -> None:
         f"""
         import os
         from pathlib import Path
-        from devstack.postgres import PostgresServer
+        from devstack.postgres import PostgresError, PostgresServer
         server = PostgresServer(Path({str(data_dir)!r}), durable=False).start()
         print(server.process.pid, flush=True)
         os._exit(0)  # as if killed: no stop()

@@ -207,6 +207,7 @@ def test_the_real_services_start_and_each_owns_a_database(var_dir: Path) -> None
         assert stack.postgres is not None
         with psycopg.connect(stack.database_url("vessel-service")) as conn:
             vessels = conn.execute("SELECT count(*) FROM vessels").fetchone()
+        assert stack.postgres.password in stack.database_url("vessel-service")
         processes = [i.process for name in SERVICE_NAMES for i in stack.instances(name)]
         postgres = stack.postgres.process
 
@@ -247,6 +248,10 @@ def test_make_run_starts_everything_and_stops_it_all_on_sigint(var_dir: Path) ->
     assert (var_dir / "postgres.port").exists()
     assert stat.S_IMODE((var_dir / "jwt-private.pem").stat().st_mode) == 0o600
     assert "development keys, made now" in text
+    password = (var_dir / "postgres-password").read_text().strip()
+    assert stat.S_IMODE((var_dir / "postgres-password").stat().st_mode) == 0o600
+    assert "postgresql://postgres:***@127.0.0.1:" in text  # the banner hides the password
+    assert password not in text
     assert not (var_dir / "postgres" / "postmaster.pid").exists()  # shut down cleanly
 
 

@@ -8,20 +8,30 @@ The package's own `PostgresServer` class is not used: run as root it creates a
 system user. Here, as root, the server runs as the existing user `nobody`
 (see `devstack.unprivileged`), and only the data directory changes hands.
 The data directory is created by `initdb` on first start and reused after.
+
+The superuser has a password, and the server asks for it (scram-sha-256) on
+every connection, TCP or socket: it is made once and kept next to the data
+directory (`var/postgres-password` for `var/postgres`, mode 0600), and `url`
+holds it; `shown_url` is the same URL with the password hidden, for people.
+A data directory from before (trust, no password) is given the password the
+first time it starts here, in single-user mode, before it listens.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
+import secrets
 import signal
 import subprocess
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -31,18 +41,22 @@ from devstack.processes import alive, command_line, end
 from devstack.unprivileged import Account, server_account
 from devstack.waiting import wait_until
 
+log = logging.getLogger("devstack")
+
 SUPERUSER = "postgres"
+HIDDEN = "***"
+"""What `shown_url` has in place of the password."""
 LOG_NAME = "server.log"
 OWNER_FILE = "devstack.owner"
 """In the data directory: the pid of the process that started the server."""
 # Unix socket paths are limited to 107 bytes; past this, TCP only.
 MAX_SOCKET_DIR = 80
 PG_HBA = """\
-# Written by devstack: trust, on the loopback interface only.
-local   all          all                   trust
-host    all          all   127.0.0.1/32    trust
-local   replication  all                   trust
-host    replication  all   127.0.0.1/32    trust
+# Written by devstack: a password (scram-sha-256), on the loopback interface only.
+local   all          all                   scram-sha-256
+host    all          all   127.0.0.1/32    scram-sha-256
+local   replication  all                   scram-sha-256
+host    replication  all   127.0.0.1/32    scram-sha-256
 """
 
 
@@ -68,18 +82,31 @@ class PostgresServer:
     """A PostgreSQL server on 127.0.0.1 whose data lives in `data_dir`.
 
     `durable=False` turns off fsync: much faster, fine for throwaway test data.
+    `password_file` keeps the superuser's password: by default `data_dir`'s
+    name with `-password`, beside it.
     """
 
     data_dir: Path
     port: int = 0
     durable: bool = True
     start_timeout: float = 30.0
+    password_file: Path | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     account: Account | None = field(default_factory=server_account, init=False)
+    password: str = field(default="", init=False, repr=False)
 
     @property
     def url(self) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+        """The superuser's URL, password included: for programs, not for people."""
+        return self._url(quote(self.password, safe=""))
+
+    @property
+    def shown_url(self) -> str:
+        """`url` with the password hidden: `postgresql://postgres:***@127.0.0.1:PORT/postgres`."""
+        return self._url(HIDDEN)
+
+    def _url(self, password: str) -> str:
+        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{self.port}/postgres"
 
     @property
     def log_path(self) -> Path:
@@ -87,11 +114,17 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         self.data_dir = self.data_dir.absolute()
+        if self.password_file is None:
+            self.password_file = self.data_dir.with_name(f"{self.data_dir.name}-password")
         install = postgres_install_dir()
         self._prepare_data_dir(install)
+        self.password, password_made = kept_password(self.password_file)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(install)
-        clear_stale_pid_file(self.data_dir)
+        else:
+            clear_stale_pid_file(self.data_dir)
+            if password_made or not asks_for_passwords(self.data_dir / "pg_hba.conf"):
+                self._set_password(install)
         self.port = self.port or free_port()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -156,13 +189,33 @@ class PostgresServer:
                 f"{self.data_dir} is neither empty nor a PostgreSQL data directory "
                 f"(no PG_VERSION): move it away to start afresh"
             )
+        with self._password_for_initdb() as password_file:
+            self._run_initdb(install, password_file)
+
+    @contextlib.contextmanager
+    def _password_for_initdb(self) -> Iterator[Path]:
+        """A copy of the password that initdb (run as the server's account) can
+        read, beside the data directory, removed once initdb has read it."""
+        descriptor, name = tempfile.mkstemp(prefix=".pwfile-", dir=self.data_dir.parent)
+        path = Path(name)
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(f"{self.password}\n")
+            if self.account is not None:
+                os.chown(path, self.account.uid, self.account.gid)
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _run_initdb(self, install: Path, password_file: Path) -> None:
         result = subprocess.run(
             [
                 str(install / "bin" / "initdb"),
                 "-D",
                 str(self.data_dir),
                 f"--username={SUPERUSER}",
-                "--auth=trust",
+                f"--pwfile={password_file}",
+                "--auth=scram-sha-256",
                 "--encoding=UTF8",
                 "--locale=C",
                 "--no-instructions",
@@ -181,6 +234,34 @@ class PostgresServer:
                 f"{result.stdout}{result.stderr}"
             )
         (self.data_dir / "pg_hba.conf").write_text(PG_HBA)
+
+    def _set_password(self, install: Path) -> None:
+        """Give the superuser the kept password, in single-user mode (nothing
+        listens meanwhile), and ask for it from now on: for a data directory
+        made without one, or whose password file was lost."""
+        literal = self.password.replace("'", "''")
+        result = subprocess.run(
+            [str(install / "bin" / "postgres"), "--single", "-D", str(self.data_dir), "postgres"],
+            input=f"ALTER ROLE {SUPERUSER} PASSWORD '{literal}';\n",
+            capture_output=True,
+            text=True,
+            cwd=self.data_dir,
+            check=False,
+            **self._as_account(),
+        )
+        output = f"{result.stdout}{result.stderr}".replace(self.password, HIDDEN)
+        if result.returncode != 0 or "ERROR" in output:
+            raise PostgresError(
+                f"could not set the superuser's password of {self.data_dir} "
+                f"(exit {result.returncode}):\n{output}\n"
+                f"move {self.data_dir} away (or `make clean`, which deletes it) to start afresh"
+            )
+        (self.data_dir / "pg_hba.conf").write_text(PG_HBA)
+        log.info(
+            "PostgreSQL: %s now asks for the superuser's password, kept in %s",
+            self.data_dir,
+            self.password_file,
+        )
 
     def _settings(self) -> list[str]:
         socket_dir = str(self.data_dir) if len(str(self.data_dir)) <= MAX_SOCKET_DIR else ""
@@ -218,8 +299,44 @@ class PostgresServer:
         try:
             with psycopg.connect(self.url, connect_timeout=2):
                 return True
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as error:
+            if "password authentication failed" in str(error):
+                raise PostgresError(
+                    f"PostgreSQL in {self.data_dir} refuses the password in "
+                    f"{self.password_file}: put the right one back, or move "
+                    f"{self.data_dir} away (`make clean` deletes it) to start afresh"
+                ) from None
             return False
+
+
+def kept_password(path: Path) -> tuple[str, bool]:
+    """The password kept in `path`, made (mode 0600) if there is none yet;
+    and whether it was made now."""
+    try:
+        password = path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    else:
+        if not password:
+            raise PostgresError(f"{path} is empty: remove it, and a new password is made")
+        return password, False
+    password = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(f"{password}\n")
+    return password, True
+
+
+def asks_for_passwords(pg_hba: Path) -> bool:
+    """Whether every rule of `pg_hba.conf` asks for a password (scram-sha-256),
+    as devstack writes it; one written before said `trust`."""
+    try:
+        lines = pg_hba.read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    rules = [line.split() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    return bool(rules) and all(rule[-1] == "scram-sha-256" for rule in rules)
 
 
 def clear_stale_pid_file(data_dir: Path) -> None:

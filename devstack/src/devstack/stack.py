@@ -13,8 +13,9 @@ through grpc.health.v1. `stop()` stops the services (SIGTERM, then SIGKILL after
 a bound), then the servers it started, and leaves no process behind.
 
 Layout of the var directory: `postgres/` (data, log in `postgres/server.log`),
-`postgres.port`, `nats/` (JetStream store), `nats.log`, `mail/` (one .eml per
-message), `jwt-private.pem` (user-service's signing key, mode 0600) and
+`postgres-password` (its superuser's password, mode 0600), `postgres.port`,
+`nats/` (JetStream store), `nats.log`, `mail/` (one .eml per message),
+`jwt-private.pem` (user-service's signing key, mode 0600) and
 `jwt-public.json` (its public keys, JWKS), `run/` (what runs now, so that a run
 killed with SIGKILL is cleaned up by the next one: see devstack.leftovers).
 """
@@ -442,7 +443,12 @@ class LocalStack:
 def _postgres_row(stack: LocalStack) -> str:
     if stack.postgres is None:
         return "DATABASE_URL (one database per service in it)"
-    return f"{stack.postgres_url}  data in {shown_path(stack.postgres.data_dir)}"
+    postgres = stack.postgres
+    assert postgres.password_file is not None
+    return (
+        f"{postgres.shown_url}  data in {shown_path(postgres.data_dir)}, "
+        f"password in {shown_path(postgres.password_file)} (mode 0600)"
+    )
 
 
 def _jwt_row(stack: LocalStack) -> str:
