@@ -309,3 +309,27 @@ async def test_logs_tell_what_happened_but_no_secret(
     assert f"user authenticated id={user.id}" in caplog.text
     for secret in (PASSWORD, "Tr0ub4dor&3", await stored_hash(database_url), auth.token):
         assert secret not in caplog.text
+
+
+async def test_get_all_comes_in_pages_oldest_first(users: Users, as_user: AsUser) -> None:
+    created = [(await users.Create(ada(email=f"user{n}@example.com"))).user.id for n in range(5)]
+    admin = as_user(NOBODY, ADMIN)
+
+    pages, request = [], user_pb2.GetAllRequest(page_size=2)
+    while True:
+        page = await users.GetAll(request, metadata=admin)
+        pages.append([u.id for u in page.users])
+        if not page.next_page_token:
+            break
+        request.page_token = page.next_page_token
+
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [id for p in pages for id in p] == created
+
+
+async def test_a_bad_page_request_names_its_field(users: Users, as_user: AsUser) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        await users.GetAll(
+            user_pb2.GetAllRequest(page_token="nonsense"), metadata=as_user(NOBODY, ADMIN)
+        )
+    assert caught.value.field == "page_token"

@@ -14,8 +14,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from micro.errors import DeadlineExceeded, FailedPrecondition, Internal, Unavailable
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2
+from shippy_kit import paging
 
-from consignment_service import paging, validation
+from consignment_service import validation
 from consignment_service.auth import current_user_id
 from consignment_service.repository import (
     Consignment,
@@ -74,18 +75,12 @@ class ShippingHandler(consignment_pb2_grpc.ShippingServiceServicer):
         size = paging.page_size(request.page_size)
         after = paging.decode(request.page_token)
         found = await self._repository.list_for_user(current_user_id(), limit=size + 1, after=after)
-        reply = consignment_pb2.GetConsignmentsResponse()
-        budget = paging.MAX_PAGE_BYTES
-        for consignment in found[:size]:
-            message = to_message(consignment)
-            budget -= message.ByteSize() + 8  # the field's tag and length
-            if budget < 0 and reply.consignments:
-                break
-            reply.consignments.append(message)
-        if len(found) > len(reply.consignments):
-            last = found[len(reply.consignments) - 1]
-            reply.next_page_token = paging.encode(paging.PageKey(last.created_at, last.id))
-        return reply
+        consignments, next_page = paging.fill(
+            found, size, to_message, lambda c: paging.PageKey(c.created_at, c.id)
+        )
+        return consignment_pb2.GetConsignmentsResponse(
+            consignments=consignments, next_page_token=next_page
+        )
 
     async def _find_vessel(self, *, capacity: int, max_weight: int) -> str:
         """The id of the vessel that takes the load."""

@@ -41,9 +41,21 @@ async def get(options: Options, *, user_id: str, token: str) -> user_pb2.GetResp
         return await users.Get(user_pb2.GetRequest(id=user_id), metadata=bearer(token))
 
 
+MAX_PAGE_SIZE = 500
+"""The largest page user-service gives."""
+
+
 async def list_users(options: Options, *, token: str) -> user_pb2.GetAllResponse:
+    """Every page of the users, in one reply."""
+    everything = user_pb2.GetAllResponse()
     async with user_service(options) as users:
-        return await users.GetAll(user_pb2.GetAllRequest(), metadata=bearer(token))
+        request = user_pb2.GetAllRequest(page_size=MAX_PAGE_SIZE)
+        while True:
+            page = await users.GetAll(request, metadata=bearer(token))
+            everything.users.extend(page.users)
+            if not page.next_page_token:
+                return everything
+            request.page_token = page.next_page_token
 
 
 async def validate(options: Options, *, token: str) -> user_pb2.ValidateTokenResponse:

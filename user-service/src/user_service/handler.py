@@ -36,6 +36,7 @@ from micro.errors import (
 )
 from micro.pubsub import Publisher, new_event_id
 from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
+from shippy_kit import paging
 from shippy_kit.auth import current_claims, require_role
 from shippy_kit.tokens import ADMIN
 
@@ -103,8 +104,13 @@ class UserHandler(user_pb2_grpc.UserServiceServicer):
         self, request: user_pb2.GetAllRequest, context: grpc.aio.ServicerContext
     ) -> user_pb2.GetAllResponse:
         require_role(ADMIN)
-        users = await self._repository.get_all()
-        return user_pb2.GetAllResponse(users=[_to_message(user) for user in users])
+        size = paging.page_size(request.page_size)
+        after = paging.decode(request.page_token)
+        found = await self._repository.get_all(limit=size + 1, after=after)
+        users, next_page = paging.fill(
+            found, size, _to_message, lambda u: paging.PageKey(u.created_at, u.id)
+        )
+        return user_pb2.GetAllResponse(users=users, next_page_token=next_page)
 
     async def Auth(
         self, request: user_pb2.AuthRequest, context: grpc.aio.ServicerContext

@@ -94,11 +94,17 @@ class UserRepository:
             await cursor.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,))
             return await cursor.fetchone()
 
-    async def get_all(self) -> list[User]:
-        """Every user, oldest first."""
+    async def get_all(
+        self, *, limit: int | None = None, after: tuple[datetime, uuid.UUID] | None = None
+    ) -> list[User]:
+        """Users, oldest first: up to `limit`, after (created_at, id) `after` when given."""
+        where, args = ("WHERE (created_at, id) > (%s, %s)", [*after]) if after else ("", [])
         async with connection(self._pool) as conn:
             cursor = conn.cursor(row_factory=class_row(User))
-            await cursor.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id")
+            await cursor.execute(
+                f"SELECT {USER_COLUMNS} FROM users {where} ORDER BY created_at, id LIMIT %s",
+                (*args, limit),
+            )
             return await cursor.fetchall()
 
     async def get_credentials(self, email: str) -> Credentials | None:

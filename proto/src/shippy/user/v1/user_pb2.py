@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19shippy/user/v1/user.proto\x12\x0eshippy.user.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"p\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\rCreateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"4\n\x0e\x43reateResponse\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.shippy.user.v1.User\"\x18\n\nGetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x0bGetResponse\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.shippy.user.v1.User\"\x0f\n\rGetAllRequest\"5\n\x0eGetAllResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.shippy.user.v1.User\".\n\x0b\x41uthRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"M\n\x0c\x41uthResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x14ValidateTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"X\n\x15ValidateTokenResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x80\x03\n\x0bUserService\x12G\n\x06\x43reate\x12\x1d.shippy.user.v1.CreateRequest\x1a\x1e.shippy.user.v1.CreateResponse\x12>\n\x03Get\x12\x1a.shippy.user.v1.GetRequest\x1a\x1b.shippy.user.v1.GetResponse\x12G\n\x06GetAll\x12\x1d.shippy.user.v1.GetAllRequest\x1a\x1e.shippy.user.v1.GetAllResponse\x12\x41\n\x04\x41uth\x12\x1b.shippy.user.v1.AuthRequest\x1a\x1c.shippy.user.v1.AuthResponse\x12\\\n\rValidateToken\x12$.shippy.user.v1.ValidateTokenRequest\x1a%.shippy.user.v1.ValidateTokenResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19shippy/user/v1/user.proto\x12\x0eshippy.user.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"p\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\rCreateRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\"4\n\x0e\x43reateResponse\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.shippy.user.v1.User\"\x18\n\nGetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x0bGetResponse\x12\"\n\x04user\x18\x01 \x01(\x0b\x32\x14.shippy.user.v1.User\"6\n\rGetAllRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"N\n\x0eGetAllResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\x14.shippy.user.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x0b\x41uthRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"M\n\x0c\x41uthResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"%\n\x14ValidateTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"X\n\x15ValidateTokenResponse\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x80\x03\n\x0bUserService\x12G\n\x06\x43reate\x12\x1d.shippy.user.v1.CreateRequest\x1a\x1e.shippy.user.v1.CreateResponse\x12>\n\x03Get\x12\x1a.shippy.user.v1.GetRequest\x1a\x1b.shippy.user.v1.GetResponse\x12G\n\x06GetAll\x12\x1d.shippy.user.v1.GetAllRequest\x1a\x1e.shippy.user.v1.GetAllResponse\x12\x41\n\x04\x41uth\x12\x1b.shippy.user.v1.AuthRequest\x1a\x1c.shippy.user.v1.AuthResponse\x12\\\n\rValidateToken\x12$.shippy.user.v1.ValidateTokenRequest\x1a%.shippy.user.v1.ValidateTokenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,17 +43,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETRESPONSE']._serialized_start=353
   _globals['_GETRESPONSE']._serialized_end=402
   _globals['_GETALLREQUEST']._serialized_start=404
-  _globals['_GETALLREQUEST']._serialized_end=419
-  _globals['_GETALLRESPONSE']._serialized_start=421
-  _globals['_GETALLRESPONSE']._serialized_end=474
-  _globals['_AUTHREQUEST']._serialized_start=476
-  _globals['_AUTHREQUEST']._serialized_end=522
-  _globals['_AUTHRESPONSE']._serialized_start=524
-  _globals['_AUTHRESPONSE']._serialized_end=601
-  _globals['_VALIDATETOKENREQUEST']._serialized_start=603
-  _globals['_VALIDATETOKENREQUEST']._serialized_end=640
-  _globals['_VALIDATETOKENRESPONSE']._serialized_start=642
-  _globals['_VALIDATETOKENRESPONSE']._serialized_end=730
-  _globals['_USERSERVICE']._serialized_start=733
-  _globals['_USERSERVICE']._serialized_end=1117
+  _globals['_GETALLREQUEST']._serialized_end=458
+  _globals['_GETALLRESPONSE']._serialized_start=460
+  _globals['_GETALLRESPONSE']._serialized_end=538
+  _globals['_AUTHREQUEST']._serialized_start=540
+  _globals['_AUTHREQUEST']._serialized_end=586
+  _globals['_AUTHRESPONSE']._serialized_start=588
+  _globals['_AUTHRESPONSE']._serialized_end=665
+  _globals['_VALIDATETOKENREQUEST']._serialized_start=667
+  _globals['_VALIDATETOKENREQUEST']._serialized_end=704
+  _globals['_VALIDATETOKENRESPONSE']._serialized_start=706
+  _globals['_VALIDATETOKENRESPONSE']._serialized_end=794
+  _globals['_USERSERVICE']._serialized_start=797
+  _globals['_USERSERVICE']._serialized_end=1181
 # @@protoc_insertion_point(module_scope)

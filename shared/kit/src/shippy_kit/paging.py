@@ -1,9 +1,10 @@
-"""Pages of GetConsignments: their size, and the token that leads to the next.
+"""Pages of a list RPC (GetAll, GetConsignments): their size, and the token
+that leads to the next.
 
 A page token is where the last page ended, (created_at, id) of its last
-consignment, in URL-safe base64: the next page starts strictly after it in
-the newest-first order, so consignments created meanwhile never shift a page.
-It names only the caller's own rows, so a made-up one reveals nothing.
+row, in URL-safe base64: the next page starts strictly after it in the
+list's order, so rows created meanwhile never shift a page. A made-up token
+only moves where a caller's own listing starts, so it reveals nothing.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
+from google.protobuf.message import Message
 from micro.errors import InvalidArgument
+
+R = TypeVar("R")
+M = TypeVar("M", bound=Message)
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -50,3 +56,21 @@ def decode(token: str) -> PageKey | None:
         return PageKey(datetime.fromisoformat(created_at), uuid.UUID(id))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidArgument("page_token", "is not a token this service gave") from None
+
+
+def fill(
+    rows: Sequence[R], size: int, to_message: Callable[[R], M], key: Callable[[R], PageKey]
+) -> tuple[list[M], str]:
+    """The messages of one page from `rows` (fetched with `size + 1` as the
+    limit), and the next page's token ("" on the last page). The page ends
+    early, after at least one row, before it would pass MAX_PAGE_BYTES."""
+    messages: list[M] = []
+    budget = MAX_PAGE_BYTES
+    for row in rows[:size]:
+        message = to_message(row)
+        budget -= message.ByteSize() + 8  # the field's tag and length
+        if budget < 0 and messages:
+            break
+        messages.append(message)
+    more = len(rows) > len(messages)
+    return messages, encode(key(rows[len(messages) - 1])) if more else ""
