@@ -4,9 +4,13 @@ its one use of nats-py's private API."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from collections.abc import Iterator
 
 import pytest
-from devstack.ports import free_port
+from devstack.nats import nats_server_binary
+from devstack.ports import free_port, port_in_use
+from devstack.waiting import wait_until
 from micro.errors import Unavailable
 from micro.nats_client import FastHeaderClient, connect, redacted, servers
 from nats.aio.msg import Msg
@@ -77,3 +81,43 @@ async def test_a_failed_connection_does_not_print_the_password() -> None:
         await connect(url, "broker x", connect_timeout=0.3)
     assert "s3cret" not in str(caught.value)
     assert "app:***@" in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def nats_with_a_password(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A nats-server that lets in only user "app" with password "s3cret"."""
+    port = free_port()
+    config = tmp_path_factory.mktemp("nats-auth") / "nats.conf"
+    config.write_text(
+        f'listen: "127.0.0.1:{port}"\nauthorization {{ user: app, password: s3cret }}\n'
+    )
+    server = subprocess.Popen(
+        [nats_server_binary(), "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: port_in_use(port), 10, "the nats-server with a password")
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+async def test_the_right_password_connects(nats_with_a_password: str) -> None:
+    nc = await connect(f"nats://app:s3cret@{nats_with_a_password}", "test")
+    try:
+        assert nc.is_connected
+    finally:
+        await nc.close()
+
+
+async def test_a_wrong_password_says_authorization_violation_and_hides_it(
+    nats_with_a_password: str,
+) -> None:
+    url = f"nats://app:wrong-one@{nats_with_a_password}"
+    with pytest.raises(Unavailable) as caught:
+        await connect(url, "broker x", connect_timeout=1)
+    message = str(caught.value)
+    assert "authorization violation" in message.lower()
+    assert "wrong-one" not in message

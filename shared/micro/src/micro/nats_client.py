@@ -105,11 +105,21 @@ async def connect(url: str, who: str, *, connect_timeout: float = CONNECT_TIMEOU
             )
     except (TimeoutError, OSError, nats.errors.Error) as e:
         await nc.close()
-        last = failures[-1] if failures else e
-        reason = str(last) or type(last).__name__
-        if isinstance(last, TimeoutError | ConnectionRefusedError):
-            reason = "no answer" if isinstance(last, TimeoutError) else "connection refused"
         raise Unavailable(
-            f"{who}: cannot connect to NATS at {shown} within {connect_timeout:g}s ({reason})"
+            f"{who}: cannot connect to NATS at {shown} within {connect_timeout:g}s"
+            f" ({_reason(failures or [e])})"
         ) from e
     return nc
+
+
+def _reason(failures: list[Exception]) -> str:
+    """What went wrong, most telling first: a refused login outranks the
+    connection the server then closed."""
+    if any(isinstance(f, nats.errors.AuthorizationError) for f in failures):
+        return "authorization violation: check the user, password or token in the URL"
+    last = failures[-1]
+    if isinstance(last, TimeoutError):
+        return "no answer"
+    if isinstance(last, ConnectionRefusedError):
+        return "connection refused"
+    return str(last) or type(last).__name__
