@@ -32,7 +32,8 @@ Start the whole stack and stream every service's output, prefixed with its name.
 NATS: NATS_URL (default nats://127.0.0.1:4222) if it answers, else our own
   nats-server with JetStream there, storing under VAR/nats.
 PostgreSQL: DATABASE_URL if set, else our own server with data in VAR/postgres
-  (port 5433, or the one recorded last time, or any free one). Each service
+  (port 5433, or the one recorded last time, or any free one), its password
+  kept in VAR/postgres-password (mode 0600). Each service
   gets its own database: shippy_user, shippy_email, shippy_consignment, shippy_vessel.
 SMTP: SMTP_HOST/SMTP_PORT if set, else our own server keeping each mail as a
   .eml file in VAR/mail.
