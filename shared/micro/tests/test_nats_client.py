@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import trustme
 from devstack.nats import nats_server_binary
 from devstack.ports import free_port, port_in_use
 from devstack.waiting import wait_until
@@ -121,3 +123,55 @@ async def test_a_wrong_password_says_authorization_violation_and_hides_it(
     message = str(caught.value)
     assert "authorization violation" in message.lower()
     assert "wrong-one" not in message
+
+
+@pytest.fixture(scope="module")
+def nats_with_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A nats-server that speaks TLS only, with a certificate from a test CA;
+    yields its address and the CA's PEM file."""
+    ca = trustme.CA()
+    folder = tmp_path_factory.mktemp("nats-tls")
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.private_key_pem.write_to_path(str(folder / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    port = free_port()
+    config = folder / "nats.conf"
+    config.write_text(
+        f'listen: "127.0.0.1:{port}"\n'
+        f'tls {{ cert_file: "{folder / "cert.pem"}", key_file: "{folder / "key.pem"}" }}\n'
+    )
+    server = subprocess.Popen(
+        [nats_server_binary(), "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: port_in_use(port), 10, "the nats-server with TLS")
+        yield f"127.0.0.1:{port}", folder / "ca.pem"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+async def test_a_tls_url_verifies_the_server_with_the_ca_of_ssl_cert_file(
+    nats_with_tls: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tls://` in NATS_URL, and the CA in the standard SSL_CERT_FILE: nats-py's
+    default TLS context trusts it; nothing of Shippy's own to configure."""
+    address, ca = nats_with_tls
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+
+    nc = await connect(f"tls://{address}", "test")
+    try:
+        assert nc.is_connected
+    finally:
+        await nc.close()
+
+
+async def test_a_tls_server_whose_ca_is_not_trusted_is_refused(
+    nats_with_tls: tuple[str, Path],
+) -> None:
+    address, _ = nats_with_tls
+    with pytest.raises(Unavailable, match="certificate verify failed"):
+        await connect(f"tls://{address}", "test", connect_timeout=1)
