@@ -2,39 +2,72 @@
 
     python -m bench [--quick] [--rounds N] [--calls N] [--messages N]
 
-Starts its own nats-server and one server process (bench/server.py); this
-process is the client. Both sides of a comparison do the same work: the raw
-pub/sub variant serializes each event before publishing it and parses it in
-its handler, as an application using nats-py directly would. Variants run interleaved (reference, micro, reference,
-micro, ...) so that both see the same machine. Prints one Markdown table.
+Starts its own nats-server and Mosquitto and one server process
+(bench/server.py), which holds every subscriber, of every broker; this
+process is the client. RabbitMQ is the one at RABBITMQ_URL (default
+amqp://guest:guest@127.0.0.1:5672/), on a topic exchange of this run's own,
+deleted afterwards. Where no mosquitto is installed or no RabbitMQ answers,
+that broker's rows are left out, with a line saying why.
+
+Both sides of a comparison do the same work: the raw pub/sub variant
+serializes each UserCreated event before publishing it and parses it in its
+handler, as an application using nats-py, aiomqtt or aio-pika directly would,
+with the plugin's delivery settings (MQTT QoS 1; RabbitMQ publisher confirms,
+persistent messages, acknowledged after the handler). The typed variant is a
+micro Publisher on the broker plugin and a micro Subscriber. Variants run
+interleaved (reference, micro, reference, micro, ...) so that both see the
+same machine; throughput counts until the subscriber has every message, and
+latency comes from a paced stream. Prints one Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import aio_pika
+import aiomqtt
 import grpc
 import nats
+from devstack.mosquitto import MISSING as MOSQUITTO_MISSING
+from devstack.mosquitto import MosquittoServer, mosquitto_binary
 from devstack.nats import NatsServer
 from devstack.ports import free_port
 from micro import Client, Options
+from micro.broker import Broker
 from micro.broker.nats import NatsBroker
 from micro.pubsub import Publisher
+from micro_mqtt import MqttBroker
+from micro_rabbitmq import DEFAULT_RABBITMQ_URL, RabbitMqBroker
 from nats.aio.client import Client as Nats
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
 
-from bench.echo import CONTROL, SENT_HEADER, SERVICE, TOPIC_RAW, TOPIC_TYPED
+from bench.echo import (
+    CONTROL,
+    MQTT_TOPIC_RAW,
+    SENT_HEADER,
+    SERVICE,
+    TOPIC_RAW,
+    TOPIC_TYPED,
+)
 from bench.stats import Result, table
 
 Call = Callable[[user_pb2.GetRequest], Awaitable[user_pb2.GetResponse]]
+Publish = Callable[[], Awaitable[None]]
 
 EVENT = events_pb2.UserCreated(
     event_id="5b0c8d4e-1f0a-4c1e-9d36-9b1f1d1c2a77",
@@ -89,12 +122,14 @@ async def control(nc: Nats, **command: object) -> dict[str, object]:
     return result
 
 
+TYPED = "typed Publisher → Subscriber"
+
 PACED_MESSAGES = 500
 PACE_SECONDS = 0.001
 """The latency stream: one message a millisecond, far below either variant's capacity."""
 
 
-async def publish_paced(publish: Callable[[], Awaitable[None]], count: int) -> None:
+async def publish_paced(publish: Publish, count: int) -> None:
     next_at = time.monotonic()
     for _ in range(count):
         await publish()
@@ -102,67 +137,209 @@ async def publish_paced(publish: Callable[[], Awaitable[None]], count: int) -> N
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
-async def bench_pubsub(nats_url: str, messages: int, rounds: int) -> list[Result]:
-    name = "publish → handler, core NATS"
-    raw_result = Result(name, "raw nats-py", True)
-    typed_result = Result(name, "typed Publisher → Subscriber", False)
-    nc = await nats.connect(nats_url)
-    broker = NatsBroker(nats_url)
-    await broker.connect()
+async def bench_events(
+    nc: Nats, variants: list[tuple[str, Publish, Result]], messages: int, rounds: int
+) -> list[Result]:
+    """Each round runs every variant in turn (raw, typed, raw, typed, ...); a
+    variant is the server's subscriber of that name ("mqtt raw", ...)."""
+    paced = min(messages, PACED_MESSAGES)
+    for _ in range(rounds):
+        for variant, publish, result in variants:
+            # Throughput: publish as fast as possible until the handler has them all.
+            await control(nc, op="start", variant=variant, expected=messages)
+            start_ns = time.monotonic_ns()
+            for _ in range(messages):
+                await publish()
+            reply = await control(nc, op="wait", variant=variant)
+            result.add(messages, (int(str(reply["last_ns"])) - start_ns) / 1e9, [])
+            # Latency: a paced stream, so that no queue builds up in between.
+            await control(nc, op="start", variant=variant, expected=paced)
+            await publish_paced(publish, paced)
+            reply = await control(nc, op="wait", variant=variant)
+            result.add(0, 0.0, [float(x) for x in reply["latencies_us"]])  # type: ignore[attr-defined]
+    return [result for _, _, result in variants]
+
+
+def sent_now() -> dict[str, str]:
+    return {SENT_HEADER: str(time.monotonic_ns())}
+
+
+def typed(broker: Broker) -> Publish:
     publisher = Publisher(TOPIC_TYPED, events_pb2.UserCreated, broker)
 
-    async def publish_raw() -> None:
-        payload = EVENT.SerializeToString()
-        await nc.publish(TOPIC_RAW, payload, headers={SENT_HEADER: str(time.monotonic_ns())})
-
     async def publish_typed() -> None:
-        await publisher.publish(EVENT, headers={SENT_HEADER: str(time.monotonic_ns())})
+        await publisher.publish(EVENT, headers=sent_now())
 
-    variants = (("raw", publish_raw, raw_result), ("typed", publish_typed, typed_result))
-    paced = min(messages, PACED_MESSAGES)
+    return publish_typed
+
+
+async def bench_nats(nc: Nats, nats_url: str, messages: int, rounds: int) -> list[Result]:
+    name = "publish → handler, core NATS"
+    broker = NatsBroker(nats_url)
+    await broker.connect()
+
+    async def publish_raw() -> None:
+        await nc.publish(TOPIC_RAW, EVENT.SerializeToString(), headers=sent_now())
+
+    variants = [
+        ("nats raw", publish_raw, Result(name, "raw nats-py", True)),
+        ("nats typed", typed(broker), Result(name, TYPED, False)),
+    ]
     try:
-        for _ in range(rounds):
-            for variant, publish, result in variants:
-                # Throughput: publish as fast as possible until the handler has them all.
-                await control(nc, op="start", variant=variant, expected=messages)
-                start_ns = time.monotonic_ns()
-                for _ in range(messages):
-                    await publish()
-                reply = await control(nc, op="wait", variant=variant)
-                result.add(messages, (int(str(reply["last_ns"])) - start_ns) / 1e9, [])
-                # Latency: a paced stream, so that no queue builds up in between.
-                await control(nc, op="start", variant=variant, expected=paced)
-                await publish_paced(publish, paced)
-                reply = await control(nc, op="wait", variant=variant)
-                result.add(0, 0.0, [float(x) for x in reply["latencies_us"]])  # type: ignore[attr-defined]
+        return await bench_events(nc, variants, messages, rounds)
     finally:
         await broker.disconnect()
-        await nc.close()
-    return [raw_result, typed_result]
 
 
-async def run_all(args: argparse.Namespace, nats_url: str, raw_port: int) -> str:
+async def bench_mqtt(nc: Nats, mqtt_url: str, messages: int, rounds: int) -> list[Result]:
+    """QoS 1 on both sides; the sent time travels as an MQTT 5 user property."""
+    name = "publish → handler, MQTT 5 (Mosquitto)"
+    broker = MqttBroker(mqtt_url)
+    await broker.connect()
+    parts = urlsplit(mqtt_url)
+    client = aiomqtt.Client(
+        parts.hostname or "127.0.0.1", parts.port or 1883, protocol=aiomqtt.ProtocolVersion.V5
+    )
+
+    async def publish_raw() -> None:
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.UserProperty = list(sent_now().items())
+        await client.publish(
+            MQTT_TOPIC_RAW, EVENT.SerializeToString(), qos=1, properties=properties
+        )
+
+    variants = [
+        ("mqtt raw", publish_raw, Result(name, "raw aiomqtt", True)),
+        ("mqtt typed", typed(broker), Result(name, TYPED, False)),
+    ]
+    try:
+        async with client:
+            return await bench_events(nc, variants, messages, rounds)
+    finally:
+        await broker.disconnect()
+
+
+async def bench_rabbitmq(
+    nc: Nats, amqp_url: str, exchange_name: str, messages: int, rounds: int
+) -> list[Result]:
+    """On both sides: publisher confirms, persistent messages, one topic exchange
+    of this run's own (deleted afterwards, with the plugin's dead-letter ones)."""
+    name = "publish → handler, RabbitMQ"
+    broker = RabbitMqBroker(amqp_url, exchange=exchange_name)
+    await broker.connect()
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel(publisher_confirms=True)
+    exchange = await channel.declare_exchange(
+        exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+
+    async def publish_raw() -> None:
+        message = aio_pika.Message(
+            EVENT.SerializeToString(),
+            headers={SENT_HEADER: str(time.monotonic_ns())},
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await exchange.publish(message, routing_key=TOPIC_RAW)
+
+    variants = [
+        ("rabbitmq raw", publish_raw, Result(name, "raw aio-pika", True)),
+        ("rabbitmq typed", typed(broker), Result(name, TYPED, False)),
+    ]
+    try:
+        return await bench_events(nc, variants, messages, rounds)
+    finally:
+        await broker.disconnect()
+        await channel.queue_delete(broker.dead_letters)
+        for declared in (broker.dead_letters, exchange_name):
+            await channel.exchange_delete(declared)
+        await connection.close()
+
+
+async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> str:
     results: list[Result] = []
     for in_flight in (1, 64):
         calls = max(in_flight, args.calls // in_flight * in_flight)
-        results += await bench_rpc(nats_url, raw_port, calls, args.rounds, in_flight)
-    results += await bench_pubsub(nats_url, args.messages, args.rounds)
+        results += await bench_rpc(urls.nats, raw_port, calls, args.rounds, in_flight)
+    nc = await nats.connect(urls.nats)
+    try:
+        results += await bench_nats(nc, urls.nats, args.messages, args.rounds)
+        if urls.mqtt:
+            results += await bench_mqtt(nc, urls.mqtt, args.messages, args.rounds)
+        if urls.amqp:
+            results += await bench_rabbitmq(
+                nc, urls.amqp, urls.exchange, args.messages, args.rounds
+            )
+    finally:
+        await nc.close()
     return table(results)
 
 
+@dataclass
+class Urls:
+    """The servers this run talks to; None for a broker whose rows are left out."""
+
+    nats: str
+    mqtt: str | None
+    amqp: str | None
+    exchange: str = field(default_factory=lambda: f"bench.{uuid.uuid4().hex[:8]}")
+
+
+def rabbitmq_answering() -> str | None:
+    """RABBITMQ_URL (the plugin's default when unset) if a RabbitMQ answers there."""
+    url = os.environ.get("RABBITMQ_URL") or DEFAULT_RABBITMQ_URL
+    parts = urlsplit(url)
+
+    async def connect() -> None:
+        connection = await aio_pika.connect(url, timeout=3)
+        await connection.close()
+
+    try:
+        asyncio.run(connect())
+    except Exception as error:  # any failure means: no RabbitMQ to measure
+        where = f"{parts.hostname}:{parts.port or 5672}"
+        print(f"bench: RabbitMQ rows left out: no RabbitMQ answers at {where} ({error!r})")
+        return None
+    return url
+
+
+class BenchMosquitto(MosquittoServer):
+    """Mosquitto keeps 1000 QoS 1 messages per client beyond those in flight and
+    drops the rest; a subscriber behind in a throughput round gets them all here."""
+
+    def config(self) -> str:
+        return super().config() + "max_queued_messages 0\n"
+
+
+@contextlib.contextmanager
+def mosquitto(data_dir: Path) -> Iterator[str | None]:
+    """The URL of a Mosquitto of this run's own, None where none is installed."""
+    if mosquitto_binary() is None:
+        print(f"bench: MQTT rows left out: {MOSQUITTO_MISSING}")
+        yield None
+    else:
+        with BenchMosquitto(data_dir) as server:
+            yield server.url
+
+
 def main(args: argparse.Namespace) -> str:
-    with tempfile.TemporaryDirectory() as tmp, NatsServer(Path(tmp) / "nats") as nats_server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        NatsServer(Path(tmp) / "nats") as nats_server,
+        mosquitto(Path(tmp) / "mosquitto") as mqtt_url,
+    ):
+        urls = Urls(nats_server.url, mqtt_url, rabbitmq_answering())
         raw_port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bench.server", nats_server.url, str(raw_port)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        command = [sys.executable, "-m", "bench.server", nats_server.url, str(raw_port)]
+        if urls.mqtt:
+            command += ["--mqtt", urls.mqtt]
+        if urls.amqp:
+            command += ["--rabbitmq", urls.amqp, urls.exchange]
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         try:
             assert server.stdout is not None
             if server.stdout.readline().strip() != "ready":
                 raise SystemExit("bench: the server process did not start")
-            return asyncio.run(run_all(args, nats_server.url, raw_port))
+            return asyncio.run(run_all(args, urls, raw_port))
         finally:
             server.terminate()
             server.wait(30)

@@ -8,8 +8,12 @@ from shippy.user.v1 import user_pb2, user_pb2_grpc
 SERVICE = "bench.user"
 TOPIC_TYPED = "bench.typed"
 TOPIC_RAW = "bench.raw"
+MQTT_TOPIC_RAW = "bench/raw"
+"""The raw aiomqtt variant's MQTT topic (the typed one is TOPIC_TYPED as MQTT: bench/typed)."""
 CONTROL = "bench.control"
 SENT_HEADER = "Bench-Sent-Ns"
+RABBITMQ_PREFETCH = 32
+"""Unacknowledged messages a RabbitMQ consumer holds: the plugin's default, on both sides."""
 
 
 class EchoUsers(user_pb2_grpc.UserServiceServicer):

@@ -1,28 +1,49 @@
 """The benchmark's server process.
 
-    python -m bench.server NATS_URL RAW_PORT
+    python -m bench.server NATS_URL RAW_PORT [--mqtt MQTT_URL] [--rabbitmq AMQP_URL EXCHANGE]
 
 Serves the same servicer twice: through the micro core (registered over NATS,
 wrappers on) and on a plain grpc.aio server at RAW_PORT. It also subscribes
-to the pub/sub topics twice: a typed micro Subscriber and a raw nats-py one.
+to the pub/sub topics twice per broker: a typed micro Subscriber (on the
+Service's NATS broker, or attached to an MqttBroker / RabbitMqBroker as a
+Service with that broker would) and a raw one (nats-py, aiomqtt, aio-pika),
+whose handler parses the protobuf event as an application would.
 Each subscriber records the publish-to-handler latency of every message; the
-client asks for them over the control subject once it has published a round.
+client asks for them over the NATS control subject once it has published a round.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
-import sys
 import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
+import aio_pika
+import aio_pika.abc
+import aiomqtt
 import grpc
 import nats
 from micro import EventInfo, Options, Service
+from micro.pubsub import Subscriber
+from micro_mqtt import MqttBroker
+from micro_rabbitmq import RabbitMqBroker
 from nats.aio.msg import Msg
 from shippy.user.v1 import events_pb2, user_pb2_grpc
 
-from bench.echo import CONTROL, SENT_HEADER, SERVICE, TOPIC_RAW, TOPIC_TYPED, EchoUsers
+from bench.echo import (
+    CONTROL,
+    MQTT_TOPIC_RAW,
+    RABBITMQ_PREFETCH,
+    SENT_HEADER,
+    SERVICE,
+    TOPIC_RAW,
+    TOPIC_TYPED,
+    EchoUsers,
+)
 
 
 class Round:
@@ -47,25 +68,88 @@ class Round:
             self.done.set()
 
 
-async def main(nats_url: str, raw_port: int) -> None:
-    rounds = {"typed": Round(), "raw": Round()}
+def typed_handler(round: Round) -> Callable[[events_pb2.UserCreated, EventInfo], Awaitable[None]]:
+    async def on_event(event: events_pb2.UserCreated, info: EventInfo) -> None:
+        round.record(info.headers.get(SENT_HEADER))
 
-    service = Service(SERVICE, options=Options(registry="nats", broker="nats", nats_url=nats_url))
+    return on_event
+
+
+async def subscribe_mqtt(
+    stack: contextlib.AsyncExitStack, url: str, rounds: dict[str, Round]
+) -> None:
+    """Typed: a Subscriber on an MqttBroker. Raw: one aiomqtt client, QoS 1 as the plugin."""
+    broker = MqttBroker(url)
+    await broker.connect()
+    stack.push_async_callback(broker.disconnect)
+    await Subscriber(TOPIC_TYPED, typed_handler(rounds["mqtt typed"])).attach(broker)
+
+    parts = urlsplit(url)
+    client = aiomqtt.Client(
+        parts.hostname or "127.0.0.1", parts.port or 1883, protocol=aiomqtt.ProtocolVersion.V5
+    )
+    await stack.enter_async_context(client)
+    await client.subscribe(MQTT_TOPIC_RAW, qos=1)
+    raw = rounds["mqtt raw"]
+
+    async def receive() -> None:
+        async for message in client.messages:
+            assert isinstance(message.payload, bytes)
+            events_pb2.UserCreated.FromString(message.payload)  # the work a typed handler gets done
+            raw.record(dict(getattr(message.properties, "UserProperty", ())).get(SENT_HEADER))
+
+    task = asyncio.create_task(receive())
+    stack.callback(task.cancel)
+
+
+async def subscribe_rabbitmq(
+    stack: contextlib.AsyncExitStack, url: str, exchange_name: str, rounds: dict[str, Round]
+) -> None:
+    """Typed: a Subscriber on a RabbitMqBroker. Raw: an exclusive queue bound to the
+    same exchange, acknowledged after the handler as the plugin's plain subscribers."""
+    broker = RabbitMqBroker(url, exchange=exchange_name, prefetch=RABBITMQ_PREFETCH)
+    await broker.connect()
+    stack.push_async_callback(broker.disconnect)
+    await Subscriber(TOPIC_TYPED, typed_handler(rounds["rabbitmq typed"])).attach(broker)
+
+    connection = await aio_pika.connect_robust(url)
+    stack.push_async_callback(connection.close)
+    channel = await connection.channel()
+    await channel.set_qos(prefetch_count=RABBITMQ_PREFETCH)
+    exchange = await channel.declare_exchange(
+        exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange, TOPIC_RAW)
+    raw = rounds["rabbitmq raw"]
+
+    async def on_raw(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async with message.process():  # acknowledged once handled
+            events_pb2.UserCreated.FromString(message.body)
+            sent = (message.headers or {}).get(SENT_HEADER)
+            raw.record(str(sent) if sent is not None else None)
+
+    await queue.consume(on_raw)
+
+
+async def main(args: argparse.Namespace) -> None:
+    brokers = ["nats"] + (["mqtt"] if args.mqtt else []) + (["rabbitmq"] if args.rabbitmq else [])
+    rounds = {f"{b} {v}": Round() for b in brokers for v in ("raw", "typed")}
+
+    options = Options(registry="nats", broker="nats", nats_url=args.nats_url)
+    service = Service(SERVICE, options=options)
     service.handle(user_pb2_grpc.add_UserServiceServicer_to_server, EchoUsers())
-
-    @service.subscriber(TOPIC_TYPED)
-    async def on_typed(event: events_pb2.UserCreated, info: EventInfo) -> None:
-        rounds["typed"].record(info.headers.get(SENT_HEADER))
+    service.subscriber(TOPIC_TYPED)(typed_handler(rounds["nats typed"]))
 
     raw_server = grpc.aio.server()
     user_pb2_grpc.add_UserServiceServicer_to_server(EchoUsers(), raw_server)
-    raw_server.add_insecure_port(f"127.0.0.1:{raw_port}")
+    raw_server.add_insecure_port(f"127.0.0.1:{args.raw_port}")
 
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(args.nats_url)
 
     async def on_raw(msg: Msg) -> None:
         events_pb2.UserCreated.FromString(msg.data)  # the work a typed handler gets done
-        rounds["raw"].record((msg.headers or {}).get(SENT_HEADER))
+        rounds["nats raw"].record((msg.headers or {}).get(SENT_HEADER))
 
     async def on_control(msg: Msg) -> None:
         command = json.loads(msg.data)
@@ -84,16 +168,31 @@ async def main(nats_url: str, raw_port: int) -> None:
     await nc.subscribe(CONTROL, cb=on_control)
     await raw_server.start()
 
-    @service.after_start
-    async def announce() -> None:
-        print("ready", flush=True)
+    async with contextlib.AsyncExitStack() as stack:
+        if args.mqtt:
+            await subscribe_mqtt(stack, args.mqtt, rounds)
+        if args.rabbitmq:
+            await subscribe_rabbitmq(stack, args.rabbitmq[0], args.rabbitmq[1], rounds)
 
-    try:
-        await service.run()
-    finally:
-        await raw_server.stop(1)
-        await nc.close()
+        @service.after_start
+        async def announce() -> None:
+            print("ready", flush=True)
+
+        try:
+            await service.run()
+        finally:
+            await raw_server.stop(1)
+            await nc.close()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.server")
+    parser.add_argument("nats_url")
+    parser.add_argument("raw_port", type=int)
+    parser.add_argument("--mqtt", metavar="MQTT_URL")
+    parser.add_argument("--rabbitmq", nargs=2, metavar=("AMQP_URL", "EXCHANGE"))
+    return parser.parse_args()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(parse_args()))
