@@ -16,11 +16,11 @@ what to install where none is.
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack import processes
 from devstack.ports import free_port, port_in_use
 from devstack.waiting import wait_until
 
@@ -74,18 +74,7 @@ class MosquittoServer:
         self.port = self.port or free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self.config())
-        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(
-                [binary, "-c", str(self.config_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop it after the services
-            )
-        finally:
-            if not isinstance(log, int):
-                log.close()
+        self.process = processes.spawn([binary, "-c", str(self.config_file)], self.log_file)
         try:
             wait_until(self._serving, timeout, f"mosquitto on port {self.port} to serve")
         except BaseException:
@@ -94,29 +83,15 @@ class MosquittoServer:
         return self
 
     def _serving(self) -> bool:
-        if not self.running:
-            assert self.process is not None
-            where = f"; see {self.log_file}" if self.log_file else ""
-            raise RuntimeError(
-                f"mosquitto exited with code {self.process.returncode} while starting "
-                f"on port {self.port}{where}"
-            )
+        processes.check_running(self.process, f"mosquitto on port {self.port}", self.log_file)
         return port_in_use(self.port)
 
     def kill(self) -> None:
-        """SIGKILL: clients see the connection drop."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
+        """SIGKILL: the server gets no chance to flush or say goodbye."""
+        processes.kill(self.process)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
 
     def __enter__(self) -> MosquittoServer:
         return self.start()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack import processes
 from devstack.ports import free_port, port_in_use
 from devstack.waiting import wait_until
 
@@ -113,18 +113,9 @@ class NatsServer:
         self.monitor_port = self.monitor_port or free_port()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self.config())
-        log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(
-                [nats_server_binary(), "-c", str(self.config_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop it after the services
-            )
-        finally:
-            if not isinstance(log, int):
-                log.close()  # the child has its own copy
+        self.process = processes.spawn(
+            [nats_server_binary(), "-c", str(self.config_file)], self.log_file
+        )
         try:
             self._wait_until_serving(timeout)
         except BaseException:
@@ -138,13 +129,7 @@ class NatsServer:
         health = "/healthz?js-enabled-only=true" if self.routes else "/healthz"
 
         def serving() -> bool:
-            if not self.running:
-                where = f"; see {self.log_file}" if self.log_file else ""
-                assert self.process is not None
-                raise RuntimeError(
-                    f"nats-server exited with code {self.process.returncode} while starting "
-                    f"on port {self.port}{where}"
-                )
+            processes.check_running(self.process, f"nats-server on port {self.port}", self.log_file)
             return port_in_use(self.port) and self.healthy(health)
 
         wait_until(serving, timeout, f"nats-server on port {self.port} to serve")
@@ -163,18 +148,10 @@ class NatsServer:
 
     def kill(self) -> None:
         """SIGKILL: the server gets no chance to flush or say goodbye."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
+        processes.kill(self.process)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
 
     def __enter__(self) -> NatsServer:
         return self.start()

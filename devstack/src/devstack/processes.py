@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 import psutil
 
@@ -57,3 +59,43 @@ def end(pid: int, steps: Sequence[tuple[signal.Signals, float]]) -> bool:
             wait_until(lambda: alive(pid) is None, grace, waiting_for=f"process {pid} to end")
             return True
     return alive(pid) is None
+
+
+def spawn(argv: Sequence[str], log_file: Path | None) -> subprocess.Popen[bytes]:
+    """Start a server in a session of its own (Ctrl-C reaches us only; we stop
+    it after the services), its output appended to `log_file` or dropped."""
+    log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    finally:
+        if not isinstance(log, int):
+            log.close()  # the child has its own copy
+
+
+def check_running(
+    process: subprocess.Popen[bytes] | None, what: str, log_file: Path | None
+) -> None:
+    """RuntimeError when `process` (a server still starting) has exited."""
+    if process is not None and process.poll() is not None:
+        where = f"; see {log_file}" if log_file else ""
+        raise RuntimeError(f"{what} exited with code {process.returncode} while starting{where}")
+
+
+def kill(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL: the server gets no chance to flush or say goodbye."""
+    if process is not None and process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+
+def stop(process: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
