@@ -43,7 +43,18 @@ proto: install  ## regenerate proto/src from the .proto files
 bench: install  ## run the benchmarks and print their table
 	$(PY) -m bench
 
-up:  ## the whole stack in containers (docker compose; see README)
+COMPOSE_KEYS := var/compose-keys
+export SHIPPY_JWT_PRIVATE_KEY ?= $(abspath $(COMPOSE_KEYS))/jwt-private.pem
+export SHIPPY_JWT_PUBLIC_KEYS ?= $(abspath $(COMPOSE_KEYS))/jwt-public.json
+
+up: install  ## the whole stack in containers (docker compose; see README)
+	@if [ ! -f "$$SHIPPY_JWT_PRIVATE_KEY" ]; then \
+	  echo "make up: no signing key at $$SHIPPY_JWT_PRIVATE_KEY: making a development key pair"; \
+	  mkdir -p "$$(dirname "$$SHIPPY_JWT_PRIVATE_KEY")"; \
+	  $(PY) -m shippy_kit.tokens new-key --private-key "$$SHIPPY_JWT_PRIVATE_KEY" \
+	    --public-keys "$$SHIPPY_JWT_PUBLIC_KEYS"; \
+	  chown 10001 "$$SHIPPY_JWT_PRIVATE_KEY" 2>/dev/null || chmod 0644 "$$SHIPPY_JWT_PRIVATE_KEY"; \
+	fi
 	docker compose up -d --build --wait
 
 down:  ## stop the containers; data stays in the volumes
