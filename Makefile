@@ -44,8 +44,8 @@ bench: install  ## run the benchmarks and print their table
 	$(PY) -m bench
 
 COMPOSE_KEYS := var/compose-keys
-export SHIPPY_JWT_PRIVATE_KEY ?= $(abspath $(COMPOSE_KEYS))/jwt-private.pem
-export SHIPPY_JWT_PUBLIC_KEYS ?= $(abspath $(COMPOSE_KEYS))/jwt-public.json
+up down: export SHIPPY_JWT_PRIVATE_KEY ?= $(abspath $(COMPOSE_KEYS))/jwt-private.pem
+up down: export SHIPPY_JWT_PUBLIC_KEYS ?= $(abspath $(COMPOSE_KEYS))/jwt-public.json
 
 up: install  ## the whole stack in containers (docker compose; see README)
 	@if [ ! -f "$$SHIPPY_JWT_PRIVATE_KEY" ]; then \
