@@ -4,8 +4,8 @@ its one use of nats-py's private API."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,8 @@ from devstack.waiting import wait_until
 from micro.errors import Unavailable
 from micro.nats_client import FastHeaderClient, connect, redacted, servers
 from nats.aio.msg import Msg
+
+from devstack import processes
 
 
 async def test_nats_py_still_parses_headers_with_our_parser(
@@ -85,25 +87,27 @@ async def test_a_failed_connection_does_not_print_the_password() -> None:
     assert "app:***@" in str(caught.value)
 
 
+@contextmanager
+def nats_server_with(folder: Path, settings: str) -> Iterator[str]:
+    """A nats-server on a free port with `settings` added to its config file;
+    yields its host:port."""
+    port = free_port()
+    config = folder / "nats.conf"
+    config.write_text(f'listen: "127.0.0.1:{port}"\n{settings}\n')
+    server = processes.spawn([nats_server_binary(), "-c", str(config)], None)
+    try:
+        wait_until(lambda: port_in_use(port), 10, f"the nats-server of {config}")
+        yield f"127.0.0.1:{port}"
+    finally:
+        processes.stop(server)
+
+
 @pytest.fixture(scope="module")
 def nats_with_a_password(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A nats-server that lets in only user "app" with password "s3cret"."""
-    port = free_port()
-    config = tmp_path_factory.mktemp("nats-auth") / "nats.conf"
-    config.write_text(
-        f'listen: "127.0.0.1:{port}"\nauthorization {{ user: app, password: s3cret }}\n'
-    )
-    server = subprocess.Popen(
-        [nats_server_binary(), "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: port_in_use(port), 10, "the nats-server with a password")
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(10)
+    folder = tmp_path_factory.mktemp("nats-auth")
+    with nats_server_with(folder, "authorization { user: app, password: s3cret }") as address:
+        yield address
 
 
 async def test_the_right_password_connects(nats_with_a_password: str) -> None:
@@ -135,23 +139,9 @@ def nats_with_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     cert.private_key_pem.write_to_path(str(folder / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
-    port = free_port()
-    config = folder / "nats.conf"
-    config.write_text(
-        f'listen: "127.0.0.1:{port}"\n'
-        f'tls {{ cert_file: "{folder / "cert.pem"}", key_file: "{folder / "key.pem"}" }}\n'
-    )
-    server = subprocess.Popen(
-        [nats_server_binary(), "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: port_in_use(port), 10, "the nats-server with TLS")
-        yield f"127.0.0.1:{port}", folder / "ca.pem"
-    finally:
-        server.terminate()
-        server.wait(10)
+    tls = f'tls {{ cert_file: "{folder / "cert.pem"}", key_file: "{folder / "key.pem"}" }}'
+    with nats_server_with(folder, tls) as address:
+        yield address, folder / "ca.pem"
 
 
 async def test_a_tls_url_verifies_the_server_with_the_ca_of_ssl_cert_file(
