@@ -13,7 +13,7 @@ from micro import plugins
 from micro.broker import Broker
 from micro.config import Options
 from micro.errors import Unavailable
-from micro.testing import BrokerContract, eventually
+from micro.testing import AtLeastOnceContract, eventually
 from micro.testing.broker_contract import Inbox, unique_topic
 from micro_rabbitmq import RabbitMqBroker, routing_key
 
@@ -39,22 +39,10 @@ async def new_broker(rabbitmq_url: str) -> AsyncIterator[RabbitMqBroker]:
     await delete_what_it_declared(rabbitmq_url, broker)
 
 
-class TestRabbitMqBroker(BrokerContract):
+class TestRabbitMqBroker(AtLeastOnceContract):
     @pytest.fixture
     def unconnected(self, new_broker: RabbitMqBroker) -> Broker:
         return new_broker
-
-    async def test_a_message_whose_handler_raised_is_delivered_again(self, broker: Broker) -> None:
-        topic = unique_topic()
-        inbox = Inbox(fail_on=lambda m: len(inbox.messages) == 1)  # only the first attempt
-        await broker.subscribe(topic, inbox, queue="mailers")
-
-        await broker.publish(topic, b"welcome", {"Micro-Id": "42"})
-
-        await inbox.wait_until_received(2)
-        first, again = inbox.messages
-        assert again.data == first.data == b"welcome"
-        assert again.headers["Micro-Id"] == "42"
 
     async def test_a_queue_group_keeps_what_was_published_while_no_member_ran(
         self, new_broker: RabbitMqBroker

@@ -18,7 +18,7 @@ from micro.broker.memory import MemoryBroker, topic_matches
 from micro.broker.nats import NatsBroker
 from micro.errors import Unavailable
 from micro.nats_client import FastHeaderClient
-from micro.testing import BrokerContract
+from micro.testing import AtLeastOnceContract, BrokerContract
 from micro.testing.broker_contract import Inbox, flush, real_messages, unique_topic
 from nats.aio.client import Client as NatsPyClient
 
@@ -105,22 +105,10 @@ class TestNatsBroker(BrokerContract):
             await broker.connect()
 
 
-class TestJetStreamBroker(BrokerContract):
+class TestJetStreamBroker(AtLeastOnceContract):
     @pytest.fixture
     def unconnected(self, nats_url: str) -> Broker:
         return JetStreamBroker(nats_url)
-
-    async def test_a_message_whose_handler_raised_is_delivered_again(self, broker: Broker) -> None:
-        topic = unique_topic()
-        inbox = Inbox(fail_on=lambda m: len(inbox.messages) == 1)  # only the first attempt
-        await broker.subscribe(topic, inbox, queue="mailers")
-
-        await broker.publish(topic, b"welcome", {"Micro-Id": "42"})
-
-        await inbox.wait_until_received(2)
-        first, again = inbox.messages
-        assert again.data == first.data == b"welcome"
-        assert again.headers["Micro-Id"] == "42"
 
     async def test_a_queue_group_gets_what_was_published_before_it_subscribed(
         self, broker: Broker

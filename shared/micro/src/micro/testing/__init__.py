@@ -18,9 +18,16 @@ packages to subclass: `BrokerContract` and `RegistryContract`.
 
 from __future__ import annotations
 
-from micro.testing.broker_contract import BrokerContract
+from micro.testing.broker_contract import AtLeastOnceContract, BrokerContract
 from micro.testing.memory import MemoryStack
 from micro.testing.registry_contract import RegistryContract
 from micro.testing.waiting import eventually, first_success
 
-__all__ = ["BrokerContract", "MemoryStack", "RegistryContract", "eventually", "first_success"]
+__all__ = [
+    "AtLeastOnceContract",
+    "BrokerContract",
+    "MemoryStack",
+    "RegistryContract",
+    "eventually",
+    "first_success",
+]

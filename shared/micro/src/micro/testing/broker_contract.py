@@ -18,7 +18,15 @@ import pytest
 from micro.broker import Broker, Message
 from micro.errors import Unavailable
 
-__all__ = ["WITHIN", "BrokerContract", "Inbox", "flush", "real_messages", "unique_topic"]
+__all__ = [
+    "WITHIN",
+    "AtLeastOnceContract",
+    "BrokerContract",
+    "Inbox",
+    "flush",
+    "real_messages",
+    "unique_topic",
+]
 
 WITHIN = 5.0
 """Seconds a test waits for a delivery before it fails."""
@@ -225,3 +233,20 @@ class BrokerContract:
     async def test_publish_before_connect_is_refused(self, unconnected: Broker) -> None:
         with pytest.raises(Unavailable, match=f"broker {unconnected.name} is not connected"):
             await unconnected.publish(unique_topic(), b"too early")
+
+
+class AtLeastOnceContract(BrokerContract):
+    """The tests of a broker that delivers at least once (JetStream, RabbitMQ):
+    the contract, and a message whose handler raised comes again."""
+
+    async def test_a_message_whose_handler_raised_is_delivered_again(self, broker: Broker) -> None:
+        topic = unique_topic()
+        inbox = Inbox(fail_on=lambda m: len(inbox.messages) == 1)  # only the first attempt
+        await broker.subscribe(topic, inbox, queue="mailers")
+
+        await broker.publish(topic, b"welcome", {"Micro-Id": "42"})
+
+        await inbox.wait_until_received(2)
+        first, again = inbox.messages
+        assert again.data == first.data == b"welcome"
+        assert again.headers["Micro-Id"] == "42"
