@@ -157,5 +157,5 @@ async def test_a_node_deregistered_in_another_process_is_no_longer_picked(
 
 
 async def test_an_unknown_strategy_is_refused(registry: CountingRegistry) -> None:
-    with pytest.raises(ValueError, match="round_robin or random"):
+    with pytest.raises(ValueError, match="one of round_robin, random, least_outstanding"):
         Selector(registry, strategy="fastest")  # type: ignore[arg-type]

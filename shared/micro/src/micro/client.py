@@ -5,14 +5,32 @@
         reply = await users.Get(user_pb2.GetRequest(id=user_id), timeout=2.0)
 
 `stub()` returns an object typed as the generated stub. Each call selects a
-node of the service through the selector, reuses one channel per node
+node of the service through the selector (`filter=` narrows the nodes, by
+version or metadata: see `micro.selector`), reuses one channel per node
 address, and has a deadline (the client's `timeout`, or `timeout=`). A
 failed call raises the `micro.errors` class of its status code.
+
+Streaming methods work as the generated stubs' do. A method that streams
+its replies returns them for `async for`; a method that takes a stream of
+requests takes them as an iterable or an async iterable:
+
+    async for number in numbers.Count(Number(value=3), timeout=10): ...
+    total = await numbers.Sum(Number(value=v) for v in (1, 2, 3))
+    async for doubled in numbers.Double(requests()): ...
+
+A streamed call starts with the first `async for` step, and its deadline
+covers the whole stream from the moment the method was called. An error in
+the middle of a stream raises the `micro.errors` class of its status from
+the loop. Leaving the loop early (break, an exception) cancels the call, and
+so does `cancel()` on the replies.
 
 A call moves to another node only when the request cannot have reached the
 first one: its channel does not become ready (connection refused, say).
 Once a request is sent it is never sent again, whatever the status, as the
-handler may have run.
+handler may have run; for a stream of requests, nothing of it is taken from
+the caller's iterator before a node's channel is ready. The selector is told
+when each call starts and ends (a streamed one ends with its stream), which
+is what its `least_outstanding` strategy counts.
 """
 
 from __future__ import annotations
@@ -21,7 +39,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, cast
+from functools import cache
+from typing import Any, Literal, TypeVar, cast
 
 import grpc
 import grpc.aio
@@ -37,7 +56,7 @@ from micro.errors import (
     from_status,
 )
 from micro.registry import Node, Registry
-from micro.selector import Selector, Strategy
+from micro.selector import Filter, Selector, Strategy
 from micro.transport import GrpcTransport, Transport
 
 S = TypeVar("S")
@@ -104,9 +123,16 @@ class Client:
             if registry is None:
                 await own_registry.close()
 
-    def stub(self, stub_class: Callable[[grpc.aio.Channel], S], service: str) -> S:
-        """A stub of `service` whose calls go to its nodes, found by name."""
-        return cast(S, _Stub(self, stub_class, service))
+    def stub(
+        self,
+        stub_class: Callable[[grpc.aio.Channel], S],
+        service: str,
+        *,
+        filter: Filter | None = None,  # noqa: A002 (go-micro's name for it)
+    ) -> S:
+        """A stub of `service` whose calls go to its nodes, found by name;
+        only to those `filter` accepts, when given (a version, a canary)."""
+        return cast(S, _Stub(self, stub_class, service, filter))
 
     async def close(self) -> None:
         """Close every channel; calls still running are cancelled."""
@@ -140,17 +166,23 @@ class Client:
 
 
 class _Stub:
-    """Stands in for a generated stub: each attribute is a `_Method`."""
+    """Stands in for a generated stub: each attribute is a method of the shape
+    the generated stub gives it."""
 
-    def __init__(self, client: Client, stub_class: Callable[..., Any], service: str) -> None:
+    def __init__(
+        self, client: Client, stub_class: Callable[..., Any], service: str, filter: Filter | None
+    ) -> None:
         self._client = client
         self._stub_class = stub_class
         self._service = service
+        self._filter = filter
 
     def __getattr__(self, name: str) -> _Method:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        method = _Method(self._client, self._stub_class, self._service, name)
+        shape = _shapes(self._stub_class).get(name)
+        if shape is None:
+            raise AttributeError(f"{self!r} has no method {name!r}")
+        kind = _Streaming if shape in STREAMED_REPLIES else _Method
+        method = kind(self._client, self._stub_class, self._service, name, self._filter)
         setattr(self, name, method)
         return method
 
@@ -158,21 +190,61 @@ class _Stub:
         return f"<{getattr(self._stub_class, '__name__', 'stub')} of {self._service!r}>"
 
 
+Shape = Literal["unary_unary", "unary_stream", "stream_unary", "stream_stream"]
+STREAMED_REPLIES: tuple[Shape, ...] = ("unary_stream", "stream_stream")
+
+
+@cache
+def _shapes(stub_class: Callable[..., Any]) -> dict[str, Shape]:
+    """The shape of each method of a generated stub class, by name."""
+    return {
+        name: shape
+        for name, shape in vars(stub_class(_ShapeRecorder())).items()
+        if shape in _ShapeRecorder.SHAPES
+    }
+
+
+class _ShapeRecorder:
+    """Stands in for a channel while a generated stub's `__init__` runs: each
+    method it asks for is the name of its shape."""
+
+    SHAPES: tuple[Shape, ...] = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
+
+    def unary_unary(self, *args: Any, **kwargs: Any) -> Shape:
+        return "unary_unary"
+
+    def unary_stream(self, *args: Any, **kwargs: Any) -> Shape:
+        return "unary_stream"
+
+    def stream_unary(self, *args: Any, **kwargs: Any) -> Shape:
+        return "stream_unary"
+
+    def stream_stream(self, *args: Any, **kwargs: Any) -> Shape:
+        return "stream_stream"
+
+
 class _Method:
-    """One method of a service; calls it on a node the selector picks.
+    """One method of a service that answers with one reply (unary-unary and
+    stream-unary); calls it on a node the selector picks.
 
     The common case, a node whose channel is ready, takes one selector
     lookup and one cached-dict lookup; everything else is in `_connect`."""
 
-    __slots__ = ("_calls", "_client", "_name", "_service", "_stub_class")
+    __slots__ = ("_calls", "_client", "_filter", "_name", "_service", "_stub_class")
 
     def __init__(
-        self, client: Client, stub_class: Callable[..., Any], service: str, name: str
+        self,
+        client: Client,
+        stub_class: Callable[..., Any],
+        service: str,
+        name: str,
+        filter: Filter | None,  # noqa: A002
     ) -> None:
         self._client = client
         self._stub_class = stub_class
         self._service = service
         self._name = name
+        self._filter = filter
         self._calls: dict[str, tuple[grpc.aio.Channel, Callable[..., Any]]] = {}
         """The channel to each node address, and the generated method on it."""
 
@@ -183,42 +255,62 @@ class _Method:
         timeout: float | None = None,  # noqa: ASYNC109 (the generated stubs' signature)
         metadata: Metadata | None = None,
     ) -> Any:
+        """`request` is a message, or for a stream of requests an iterable
+        or async iterable of them."""
         client = self._client
         if timeout is None:
             timeout = client.timeout
         deadline = time.monotonic() + timeout
-        node = await client.selector.select(self._service)
-        cached = self._calls.get(node.address)
-        if cached is None or cached[0].get_state(try_to_connect=True) is not READY:
-            cached = await self._connect(node, deadline)
-            if cached is None:
-                raise self._deadline_exceeded(timeout)
+        node, call = await self._open(deadline, timeout)
         try:
-            return await cached[1](request, timeout=deadline - time.monotonic(), metadata=metadata)
+            return await call(request, timeout=deadline - time.monotonic(), metadata=metadata)
         except grpc.aio.AioRpcError as e:
             raise self._error(e, timeout) from None
+        finally:
+            client.selector.call_ended(node)
+
+    async def _open(self, deadline: float, timeout: float) -> tuple[Node, Callable[..., Any]]:
+        """A node whose channel is ready, and the generated method on it. The
+        selector counts a call to that node from here on: the caller tells
+        it when the call ends."""
+        selector = self._client.selector
+        node = await selector.select(self._service, filter=self._filter)
+        cached = self._calls.get(node.address)
+        if cached is None or cached[0].get_state(try_to_connect=True) is not READY:
+            return await self._connect(node, deadline, timeout)
+        selector.call_started(node)
+        return node, cached[1]
 
     async def _connect(
-        self, node: Node, deadline: float
-    ) -> tuple[grpc.aio.Channel, Callable[..., Any]] | None:
+        self, node: Node, deadline: float, timeout: float
+    ) -> tuple[Node, Callable[..., Any]]:
         """A ready channel to `node`, or else to another node (a request
-        that cannot have been sent may go elsewhere); None when the
-        deadline passes first."""
+        that cannot have been sent may go elsewhere); DeadlineExceeded when
+        the deadline passes first. A node counts as called while its
+        channel gets ready, so that concurrent calls spread."""
         client = self._client
+        selector = client.selector
         unreachable: dict[str, str] = {}
         for _ in range(client.attempts):
             channel = client._channel(node.address)
-            if await client._reachable(channel, deadline):
-                cached = self._calls[node.address] = (
-                    channel,
-                    getattr(self._stub_class(channel), self._name),
-                )
-                return cached
+            selector.call_started(node)
+            try:
+                reachable = await client._reachable(channel, deadline)
+            except BaseException:
+                selector.call_ended(node)
+                raise
+            if reachable:
+                method = getattr(self._stub_class(channel), self._name)
+                self._calls[node.address] = (channel, method)
+                return node, method
+            selector.call_ended(node)
             if time.monotonic() >= deadline:
-                return None
+                raise self._deadline_exceeded(timeout)
             unreachable[node.id] = node.address
             try:
-                node = await client.selector.select(self._service, exclude=unreachable)
+                node = await selector.select(
+                    self._service, exclude=unreachable, filter=self._filter
+                )
             except ServiceNotFound:
                 raise
             except Unavailable:  # every node is excluded
@@ -236,3 +328,88 @@ class _Method:
         return DeadlineExceeded(
             f'calling "{self._service}" {self._name}: no answer within {timeout:g}s'
         )
+
+
+class _Streaming(_Method):
+    """A method that streams its replies (unary-stream and stream-stream)."""
+
+    __slots__ = ()
+
+    def __call__(  # type: ignore[override]
+        self,
+        request: Any,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> Replies:
+        if timeout is None:
+            timeout = self._client.timeout
+        return Replies(self, request, timeout, metadata)
+
+
+class Replies:
+    """The replies of a streamed call, for `async for`.
+
+    The call starts with the first step of the loop. It is cancelled when
+    the loop is left early (these replies are dropped) or on `cancel()`."""
+
+    def __init__(
+        self, method: _Streaming, request: Any, timeout: float, metadata: Metadata | None
+    ) -> None:
+        self._method = method
+        self._request = request
+        self._timeout = timeout
+        self._deadline = time.monotonic() + timeout
+        self._metadata = metadata
+        self._call: Any = None
+        """The running grpc.aio call, once started."""
+        self._node: Node | None = None
+        """The node called, until the call ends and the selector is told."""
+        self._over = False
+
+    def __aiter__(self) -> Replies:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._over:
+            raise StopAsyncIteration
+        if self._call is None:
+            await self._start()
+        try:
+            reply = await self._call.read()
+        except grpc.aio.AioRpcError as e:
+            self._end()
+            raise self._method._error(e, self._timeout) from None
+        except BaseException:  # cancelled, say: the call goes with it
+            self.cancel()
+            raise
+        if reply is grpc.aio.EOF:
+            self._end()
+            raise StopAsyncIteration
+        return reply
+
+    def cancel(self) -> None:
+        """End the call now, if it is running; the server sees it cancelled."""
+        if self._call is not None and not self._call.done():
+            self._call.cancel()
+        self._end()
+
+    def __del__(self) -> None:
+        if not self._over:
+            self.cancel()
+
+    async def _start(self) -> None:
+        try:
+            self._node, call = await self._method._open(self._deadline, self._timeout)
+        except BaseException:
+            self._over = True
+            raise
+        self._call = call(
+            self._request, timeout=self._deadline - time.monotonic(), metadata=self._metadata
+        )
+
+    def _end(self) -> None:
+        self._over = True
+        node, self._node = self._node, None
+        if node is not None:
+            self._method._client.selector.call_ended(node)

@@ -17,7 +17,8 @@
 | `MICRO_TLS_KEY`           | the private key of `MICRO_TLS_CERT` (PEM file)           | none                    |
 | `MICRO_REGISTER_TTL`      | seconds a registration lives without a heartbeat         | `15`                    |
 | `MICRO_REGISTER_INTERVAL` | seconds between heartbeats                               | `5`                     |
-| `MICRO_SELECTOR`          | `round_robin` or `random`                                | `round_robin`           |
+| `MICRO_SELECTOR`          | `round_robin`, `random` or `least_outstanding` (fewest   | `round_robin`           |
+|                           | calls in flight from this process); see micro.selector   |                         |
 | `MICRO_CLIENT_TIMEOUT`    | deadline of every client call, in seconds                | `5`                     |
 | `MICRO_SHUTDOWN_TIMEOUT`  | seconds a stop waits for in-flight work                  | `10`                    |
 
@@ -46,6 +47,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from micro.selector import STRATEGIES
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
@@ -121,7 +124,7 @@ class Options:
             tls_key=env.get("MICRO_TLS_KEY") or None,
             register_ttl=seconds(env, "MICRO_REGISTER_TTL", cls.register_ttl),
             register_interval=seconds(env, "MICRO_REGISTER_INTERVAL", cls.register_interval),
-            selector=_choice(env, "MICRO_SELECTOR", cls.selector, ("round_robin", "random")),
+            selector=_choice(env, "MICRO_SELECTOR", cls.selector, STRATEGIES),
             client_timeout=seconds(env, "MICRO_CLIENT_TIMEOUT", cls.client_timeout),
             shutdown_timeout=seconds(env, "MICRO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
             jetstream=JetStreamSettings.from_env(env),

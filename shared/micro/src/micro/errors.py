@@ -118,10 +118,12 @@ class Internal(MicroError):
 
 
 class ServiceNotFound(Unavailable):
-    """No node of a service is registered: names the service and the registry."""
+    """No node of a service is registered, or none that a selector filter
+    accepts: names the service, the registry, and the reason when there is one."""
 
-    def __init__(self, service: str, registry: str) -> None:
-        super().__init__(f'service "{service}" not found in registry {registry}')
+    def __init__(self, service: str, registry: str, reason: str | None = None) -> None:
+        message = f'service "{service}" not found in registry {registry}'
+        super().__init__(message if reason is None else f"{message}: {reason}")
         self.service = service
         self.registry = registry
 

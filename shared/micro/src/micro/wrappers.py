@@ -43,18 +43,22 @@ def wrap_handler(method: str, handler: MethodHandler) -> MethodHandler:
     """`handler` with its behavior wrapped in the error mapping.
 
     `method` is the full method name ("/shippy.user.v1.UserService/Create"),
-    used in the log line. Synchronous behaviors (the generated base class's
-    UNIMPLEMENTED methods) are left as they are.
+    used in the log line. Every request is checked (`check_request`) before
+    the handler sees it; each message of a stream of requests as the handler
+    reads it with `async for` (`context.read()` bypasses the check).
+    Synchronous behaviors (the generated base class's UNIMPLEMENTED methods)
+    are left as they are.
     """
     behavior, factory = _behavior_of(handler)
+    streamed = handler.request_streaming
     if inspect.isasyncgenfunction(behavior):
-        wrapped: Callable[..., Any] = _map_stream_errors(method, behavior)
+        wrapped: Callable[..., Any] = _map_stream_errors(method, behavior, streamed)
     elif inspect.iscoroutinefunction(behavior):
-        wrapped = _map_errors(method, behavior)
+        wrapped = _map_errors(method, behavior, streamed)
     else:
         return handler
     deserialize = handler.request_deserializer
-    if deserialize is not None and not handler.request_streaming:
+    if deserialize is not None:
         deserialize = _readable(deserialize)
     return factory(
         wrapped,
@@ -188,26 +192,40 @@ async def _answering_errors(method: str, context: Context) -> AsyncIterator[None
 
 
 def _map_errors(
-    method: str, behavior: Callable[[Any, Context], Awaitable[Any]]
+    method: str, behavior: Callable[[Any, Context], Awaitable[Any]], streamed: bool
 ) -> Callable[[Any, Context], Awaitable[Any]]:
     async def mapped(request: Any, context: Context) -> Any:
         async with _answering_errors(method, context):
-            check_request(request)
-            return await behavior(request, context)
+            return await behavior(_checked(request, streamed), context)
 
     return mapped
 
 
 def _map_stream_errors(
-    method: str, behavior: Callable[[Any, Context], AsyncIterator[Any]]
+    method: str, behavior: Callable[[Any, Context], AsyncIterator[Any]], streamed: bool
 ) -> Callable[[Any, Context], AsyncIterator[Any]]:
     async def mapped(request: Any, context: Context) -> AsyncIterator[Any]:
         async with _answering_errors(method, context):
-            check_request(request)
-            async for response in behavior(request, context):
+            async for response in behavior(_checked(request, streamed), context):
                 yield response
 
     return mapped
+
+
+def _checked(request: Any, streamed: bool) -> Any:
+    """`request`, once `check_request` lets it through; a stream of requests
+    (`streamed`) is checked message by message as the handler reads it, so a
+    bad one ends the call with INVALID_ARGUMENT at that point."""
+    if streamed:
+        return _each_checked(request)
+    check_request(request)
+    return request
+
+
+async def _each_checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        check_request(request)
+        yield request
 
 
 _Factory = Callable[..., MethodHandler]
