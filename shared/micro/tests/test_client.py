@@ -23,8 +23,9 @@ from micro.errors import (
 )
 from micro.registry import Node, ServiceRecord
 from micro.registry.memory import MemoryRegistry
-from micro.selector import Selector
+from micro.selector import NodeMetadata, Selector, Version
 from micro.server import Server
+from micro.testing import eventually
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
 
 Context = grpc.aio.ServicerContext[
@@ -286,3 +287,89 @@ async def test_client_connect_opens_and_closes_its_own_registry_and_selector() -
 
         await client.registry.deregister(record)
     assert reply.vessel.id == "v1"
+
+
+async def test_a_filtered_stub_calls_only_the_nodes_of_that_version_or_metadata(
+    registry: MemoryRegistry, client: Client
+) -> None:
+    stable, canary = Vessels(), Vessels()
+    name = unique_name()
+    async with serving(stable) as stable_address, serving(canary) as canary_address:
+        await registry.register(ServiceRecord(name, "1.0", (Node("s", stable_address),)), ttl=60)
+        canary_node = Node("c", canary_address, {"track": "canary"})
+        await registry.register(ServiceRecord(name, "2.0", (canary_node,)), ttl=60)
+        by_version = client.stub(vessel_pb2_grpc.VesselServiceStub, name, filter=Version("2.0"))
+        by_metadata = client.stub(
+            vessel_pb2_grpc.VesselServiceStub, name, filter=NodeMetadata(track="canary")
+        )
+        stable_only = client.stub(vessel_pb2_grpc.VesselServiceStub, name, filter=Version("1.0"))
+
+        for _ in range(3):
+            await by_version.FindAvailable(REQUEST)
+            await by_metadata.FindAvailable(REQUEST)
+        await stable_only.FindAvailable(REQUEST)
+
+    assert (stable.calls, canary.calls) == (1, 6)
+
+
+async def test_a_filter_that_leaves_no_node_names_the_service_and_the_filter(
+    registry: MemoryRegistry, client: Client
+) -> None:
+    name = unique_name()
+    async with serving(Vessels()) as address:
+        await register(registry, name, address)
+        vessels = client.stub(
+            vessel_pb2_grpc.VesselServiceStub,
+            name,
+            filter=Version("2.0") & NodeMetadata(track="canary"),
+        )
+
+        with pytest.raises(ServiceNotFound) as caught:
+            await vessels.FindAvailable(REQUEST)
+
+    assert str(caught.value) == (
+        f'service "{name}" not found in registry memory: '
+        'none of its 1 nodes has version "2.0" and metadata track="canary"'
+    )
+
+
+async def test_least_outstanding_sends_the_next_call_to_the_node_with_fewer_in_flight(
+    registry: MemoryRegistry,
+) -> None:
+    release = asyncio.Event()
+
+    async def held(
+        request: vessel_pb2.FindAvailableRequest, context: Context
+    ) -> vessel_pb2.FindAvailableResponse:
+        await release.wait()
+        return await boaty(request, context)
+
+    busy, free = Vessels(held), Vessels()
+    name = unique_name()
+    selector = Selector(registry, "least_outstanding")
+    client = Client(registry, selector, timeout=5.0)
+    try:
+        async with serving(busy) as busy_address, serving(free) as free_address:
+            busy_node, free_node = Node("busy", busy_address), Node("free", free_address)
+            await registry.register(ServiceRecord(name, "1.0.0", (busy_node,)), ttl=60)
+            vessels = client.stub(vessel_pb2_grpc.VesselServiceStub, name)
+
+            async def find() -> vessel_pb2.FindAvailableResponse:
+                return await vessels.FindAvailable(REQUEST)
+
+            in_flight = [asyncio.create_task(find()) for _ in range(3)]
+            await eventually(lambda: busy.calls == 3, waiting_for="three calls held")
+            await registry.register(ServiceRecord(name, "1.0.0", (free_node,)), ttl=60)
+            selector.invalidate(name)
+
+            for _ in range(5):
+                await vessels.FindAvailable(REQUEST)
+
+            assert (busy.calls, free.calls) == (3, 5)
+            assert selector.outstanding(busy_node) == 3
+            release.set()
+            await asyncio.gather(*in_flight)
+        assert selector.outstanding(busy_node) == 0
+    finally:
+        await client.close()
+        await selector.close()

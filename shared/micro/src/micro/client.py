@@ -128,7 +128,7 @@ class Client:
         stub_class: Callable[[grpc.aio.Channel], S],
         service: str,
         *,
-        filter: Filter | None = None,  # noqa: A002 (go-micro's name for it)
+        filter: Filter | None = None,
     ) -> S:
         """A stub of `service` whose calls go to its nodes, found by name;
         only to those `filter` accepts, when given (a version, a canary)."""
@@ -238,7 +238,7 @@ class _Method:
         stub_class: Callable[..., Any],
         service: str,
         name: str,
-        filter: Filter | None,  # noqa: A002
+        filter: Filter | None,
     ) -> None:
         self._client = client
         self._stub_class = stub_class
@@ -269,7 +269,7 @@ class _Method:
         finally:
             client.selector.call_ended(node)
 
-    async def _open(self, deadline: float, timeout: float) -> tuple[Node, Callable[..., Any]]:
+    async def _open(self, deadline: float, within: float) -> tuple[Node, Callable[..., Any]]:
         """A node whose channel is ready, and the generated method on it. The
         selector counts a call to that node from here on: the caller tells
         it when the call ends."""
@@ -277,12 +277,12 @@ class _Method:
         node = await selector.select(self._service, filter=self._filter)
         cached = self._calls.get(node.address)
         if cached is None or cached[0].get_state(try_to_connect=True) is not READY:
-            return await self._connect(node, deadline, timeout)
+            return await self._connect(node, deadline, within)
         selector.call_started(node)
         return node, cached[1]
 
     async def _connect(
-        self, node: Node, deadline: float, timeout: float
+        self, node: Node, deadline: float, within: float
     ) -> tuple[Node, Callable[..., Any]]:
         """A ready channel to `node`, or else to another node (a request
         that cannot have been sent may go elsewhere); DeadlineExceeded when
@@ -305,7 +305,7 @@ class _Method:
                 return node, method
             selector.call_ended(node)
             if time.monotonic() >= deadline:
-                raise self._deadline_exceeded(timeout)
+                raise self._deadline_exceeded(within)
             unreachable[node.id] = node.address
             try:
                 node = await selector.select(
@@ -348,10 +348,11 @@ class _Streaming(_Method):
 
 
 class Replies:
-    """The replies of a streamed call, for `async for`.
+    """The replies of a streamed call: `async for` them, or `await read()`
+    each (`grpc.aio.EOF` after the last), as with a generated stub's call.
 
-    The call starts with the first step of the loop. It is cancelled when
-    the loop is left early (these replies are dropped) or on `cancel()`."""
+    The call starts with the first read. It is cancelled when the loop is
+    left early (these replies are dropped) or on `cancel()`."""
 
     def __init__(
         self, method: _Streaming, request: Any, timeout: float, metadata: Metadata | None
@@ -371,8 +372,16 @@ class Replies:
         return self
 
     async def __anext__(self) -> Any:
-        if self._over:
+        reply = await self.read()
+        if reply is grpc.aio.EOF:
             raise StopAsyncIteration
+        return reply
+
+    async def read(self) -> Any:
+        """The next reply, or `grpc.aio.EOF` once the stream has ended; a
+        failed call raises the `micro.errors` class of its status."""
+        if self._over:
+            return grpc.aio.EOF
         if self._call is None:
             await self._start()
         try:
@@ -385,7 +394,6 @@ class Replies:
             raise
         if reply is grpc.aio.EOF:
             self._end()
-            raise StopAsyncIteration
         return reply
 
     def cancel(self) -> None:

@@ -140,7 +140,7 @@ class Selector:
         self,
         service: str,
         exclude: Collection[str] = frozenset(),
-        filter: Filter | None = None,  # noqa: A002 (go-micro's name for it)
+        filter: Filter | None = None,
     ) -> Node:
         """A node of `service` that `filter` accepts and whose id is not in `exclude`.
 
@@ -152,7 +152,9 @@ class Selector:
             nodes = tuple(n for n in nodes if filter.accepts(cached.versions[n.id], n))
             if not nodes:
                 raise ServiceNotFound(
-                    service, self.registry.name, f"none of its {len(cached.nodes)} nodes has {filter}"
+                    service,
+                    self.registry.name,
+                    f"none of its {len(cached.nodes)} nodes has {filter}",
                 )
         if exclude:
             nodes = tuple(node for node in nodes if node.id not in exclude)
