@@ -8,11 +8,12 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from micro.config import ConfigError, Options
 from micro.errors import ServiceNotFound, Unavailable
 from micro.registry import Node, ServiceRecord
 from micro.registry.memory import MemoryRegistry
 from micro.registry.nats import NatsRegistry
-from micro.selector import Selector
+from micro.selector import NodeMetadata, Selector, Version
 from micro.testing import eventually
 
 
@@ -159,3 +160,114 @@ async def test_a_node_deregistered_in_another_process_is_no_longer_picked(
 async def test_an_unknown_strategy_is_refused(registry: CountingRegistry) -> None:
     with pytest.raises(ValueError, match="one of round_robin, random, least_outstanding"):
         Selector(registry, strategy="fastest")  # type: ignore[arg-type]
+
+
+def canary_service(name: str) -> list[ServiceRecord]:
+    """Two stable nodes at 1.0, and a canary at 2.0 with its track in its metadata."""
+    return [
+        ServiceRecord(name, "1.0", (Node("a", "127.0.0.1:5000"), Node("b", "127.0.0.1:5001"))),
+        ServiceRecord(name, "2.0", (Node("c", "127.0.0.1:5002", {"track": "canary"}),)),
+    ]
+
+
+async def register_all(registry: CountingRegistry, records: list[ServiceRecord]) -> None:
+    for record in records:
+        await registry.register(record, ttl=10)
+
+
+async def test_a_version_filter_picks_only_nodes_of_that_version(
+    registry: CountingRegistry, selector: Selector
+) -> None:
+    name = unique_name()
+    await register_all(registry, canary_service(name))
+
+    stable = {(await selector.select(name, filter=Version("1.0"))).id for _ in range(6)}
+    canary = {(await selector.select(name, filter=Version("2.0"))).id for _ in range(6)}
+
+    assert (stable, canary) == ({"a", "b"}, {"c"})
+
+
+async def test_a_metadata_filter_picks_only_nodes_holding_every_pair(
+    registry: CountingRegistry, selector: Selector
+) -> None:
+    name = unique_name()
+    await register_all(registry, canary_service(name))
+
+    picked = {
+        (await selector.select(name, filter=NodeMetadata(track="canary"))).id for _ in range(4)
+    }
+
+    assert picked == {"c"}
+    with pytest.raises(ServiceNotFound):
+        await selector.select(name, filter=NodeMetadata({"track": "canary", "zone": "eu-west"}))
+
+
+async def test_a_filter_that_leaves_no_node_names_the_service_and_the_filter(
+    registry: CountingRegistry, selector: Selector
+) -> None:
+    name = unique_name()
+    await register_all(registry, canary_service(name))
+
+    with pytest.raises(ServiceNotFound) as caught:
+        await selector.select(name, filter=Version("3.0") & NodeMetadata(track="canary"))
+
+    assert str(caught.value) == (
+        f'service "{name}" not found in registry memory: '
+        'none of its 3 nodes has version "3.0" and metadata track="canary"'
+    )
+    assert caught.value.service == name
+
+
+async def test_a_node_that_joins_through_the_watch_is_filtered_by_its_version(
+    registry: CountingRegistry, selector: Selector
+) -> None:
+    name = unique_name()
+    await registry.register(service(name, "a"), ttl=10)
+    await selector.select(name)
+
+    await registry.register(ServiceRecord(name, "2.0", (Node("z", "127.0.0.1:5009"),)), ttl=10)
+
+    async def joined() -> bool:
+        try:
+            return (await selector.select(name, filter=Version("2.0"))).id == "z"
+        except ServiceNotFound:
+            return False
+
+    await eventually(joined)
+    assert registry.lookups == 1
+
+
+async def test_least_outstanding_picks_the_node_with_fewest_calls_in_flight(
+    registry: CountingRegistry,
+) -> None:
+    name = unique_name()
+    await registry.register(service(name, "a", "b", "c"), ttl=10)
+    selector = Selector(registry, strategy="least_outstanding")
+    try:
+        a, b, _ = (await registry.get_service(name))[0].nodes
+        for node in (a, a, b):
+            selector.call_started(node)
+
+        assert {(await selector.select(name)).id for _ in range(3)} == {"c"}
+        selector.call_ended(a)
+        selector.call_ended(a)
+        assert {(await selector.select(name)).id for _ in range(4)} == {"a", "c"}
+        assert (selector.outstanding(a), selector.outstanding(b)) == (0, 1)
+    finally:
+        await selector.close()
+
+
+def test_micro_selector_names_the_strategy() -> None:
+    options = Options.from_env({"MICRO_SELECTOR": "least_outstanding"})
+
+    assert options.selector == "least_outstanding"
+    with pytest.raises(
+        ConfigError,
+        match=r"^MICRO_SELECTOR='fastest': must be one of round_robin, random, least_outstanding$",
+    ):
+        Options.from_env({"MICRO_SELECTOR": "fastest"})
+
+
+def test_a_metadata_filter_needs_a_pair() -> None:
+    with pytest.raises(ValueError, match="at least one key"):
+        NodeMetadata()
