@@ -364,6 +364,9 @@ class Replies:
         self._metadata = metadata
         self._call: Any = None
         """The running grpc.aio call, once started."""
+        self._replies: AsyncIterator[Any] | None = None
+        """The call's own iterator: as fast as the raw call's `async for`,
+        where its `read()` costs half as much again per message (bench)."""
         self._node: Node | None = None
         """The node called, until the call ends and the selector is told."""
         self._over = False
@@ -372,29 +375,29 @@ class Replies:
         return self
 
     async def __anext__(self) -> Any:
-        reply = await self.read()
-        if reply is grpc.aio.EOF:
-            raise StopAsyncIteration
-        return reply
-
-    async def read(self) -> Any:
-        """The next reply, or `grpc.aio.EOF` once the stream has ended; a
-        failed call raises the `micro.errors` class of its status."""
         if self._over:
-            return grpc.aio.EOF
-        if self._call is None:
-            await self._start()
+            raise StopAsyncIteration
+        if self._replies is None:
+            self._replies = await self._start()
         try:
-            reply = await self._call.read()
+            return await self._replies.__anext__()
+        except StopAsyncIteration:
+            self._end()
+            raise
         except grpc.aio.AioRpcError as e:
             self._end()
             raise self._method._error(e, self._timeout) from None
         except BaseException:  # cancelled, say: the call goes with it
             self.cancel()
             raise
-        if reply is grpc.aio.EOF:
-            self._end()
-        return reply
+
+    async def read(self) -> Any:
+        """The next reply, or `grpc.aio.EOF` once the stream has ended; a
+        failed call raises the `micro.errors` class of its status."""
+        try:
+            return await self.__anext__()
+        except StopAsyncIteration:
+            return grpc.aio.EOF
 
     def cancel(self) -> None:
         """End the call now, if it is running; the server sees it cancelled."""
@@ -406,7 +409,7 @@ class Replies:
         if not self._over:
             self.cancel()
 
-    async def _start(self) -> None:
+    async def _start(self) -> AsyncIterator[Any]:
         try:
             self._node, call = await self._method._open(self._deadline, self._timeout)
         except BaseException:
@@ -415,6 +418,7 @@ class Replies:
         self._call = call(
             self._request, timeout=self._deadline - time.monotonic(), metadata=self._metadata
         )
+        return cast(AsyncIterator[Any], self._call.__aiter__())
 
     def _end(self) -> None:
         self._over = True
