@@ -373,3 +373,10 @@ async def test_least_outstanding_sends_the_next_call_to_the_node_with_fewer_in_f
     finally:
         await client.close()
         await selector.close()
+
+
+def test_a_method_the_stub_does_not_have_is_an_attribute_error_naming_it(client: Client) -> None:
+    vessels = client.stub(vessel_pb2_grpc.VesselServiceStub, "shippy.vessel")
+
+    with pytest.raises(AttributeError, match="has no method 'FindAnything'"):
+        vessels.FindAnything  # noqa: B018 (the attribute lookup is the act)

@@ -347,9 +347,12 @@ async def test_a_nul_character_in_a_streamed_request_names_its_field(
     async with numbers_service(client, registry) as (stub, servicer, _):
         with pytest.raises(InvalidArgument) as caught:
             await stub.Sum(iter([Number(value=1), Number(value=2, note="tea\x00")]))
+        with pytest.raises(InvalidArgument, match=r"^note: must not contain a NUL character$"):
+            await values_of(stub.Count(Number(value=2, note="tea\x00")))
 
     assert (caught.value.field, caught.value.reason) == ("note", "must not contain a NUL character")
     assert servicer.received == [1], "the handler never sees the bad message"
+    assert servicer.calls == 1, "nor a bad request that opens a stream of replies"
 
 
 async def test_unreadable_bytes_in_a_request_stream_are_invalid_argument() -> None:
