@@ -40,7 +40,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast, get_args
 
 import grpc
 import grpc.aio
@@ -200,15 +200,13 @@ def _shapes(stub_class: Callable[..., Any]) -> dict[str, Shape]:
     return {
         name: shape
         for name, shape in vars(stub_class(_ShapeRecorder())).items()
-        if shape in _ShapeRecorder.SHAPES
+        if shape in get_args(Shape)
     }
 
 
 class _ShapeRecorder:
     """Stands in for a channel while a generated stub's `__init__` runs: each
     method it asks for is the name of its shape."""
-
-    SHAPES: tuple[Shape, ...] = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
 
     def unary_unary(self, *args: Any, **kwargs: Any) -> Shape:
         return "unary_unary"
