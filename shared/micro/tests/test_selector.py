@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from micro.config import ConfigError, Options
 from micro.errors import ServiceNotFound, Unavailable
 from micro.registry import Node, ServiceRecord
 from micro.registry.memory import MemoryRegistry
@@ -255,17 +254,6 @@ async def test_least_outstanding_picks_the_node_with_fewest_calls_in_flight(
         assert (selector.outstanding(a), selector.outstanding(b)) == (0, 1)
     finally:
         await selector.close()
-
-
-def test_micro_selector_names_the_strategy() -> None:
-    options = Options.from_env({"MICRO_SELECTOR": "least_outstanding"})
-
-    assert options.selector == "least_outstanding"
-    with pytest.raises(
-        ConfigError,
-        match=r"^MICRO_SELECTOR='fastest': must be one of round_robin, random, least_outstanding$",
-    ):
-        Options.from_env({"MICRO_SELECTOR": "fastest"})
 
 
 def test_a_metadata_filter_needs_a_pair() -> None:

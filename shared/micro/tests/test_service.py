@@ -15,6 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from micro import Client, EventInfo, Options, Service
 from micro.errors import ServiceNotFound
+from micro.selector import Filter, NodeMetadata, Version
 from micro.testing import MemoryStack, eventually
 from shippy.user.v1 import events_pb2
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
@@ -72,6 +73,39 @@ async def test_a_service_calls_another_by_name() -> None:
         reply = await stub.FindAvailable(REQUEST)
 
     assert reply.vessel.name == "Boaty McBoatface"
+
+
+class NamedVessels(vessel_pb2_grpc.VesselServiceServicer):
+    """Answers with a vessel named after the instance that answered."""
+
+    def __init__(self, instance: str) -> None:
+        self.instance = instance
+
+    async def FindAvailable(
+        self, request: vessel_pb2.FindAvailableRequest, context: Context
+    ) -> vessel_pb2.FindAvailableResponse:
+        return vessel_pb2.FindAvailableResponse(vessel=vessel_pb2.Vessel(name=self.instance))
+
+
+async def test_a_canary_gets_only_the_calls_of_stubs_filtered_for_it() -> None:
+    name = unique_name()
+    async with MemoryStack() as stack:
+        stable = stack.service(name, "1.0")
+        stable.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, NamedVessels("stable"))
+        canary = stack.service(name, "1.1", metadata={"track": "canary"})
+        canary.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, NamedVessels("canary"))
+        await stack.start(stable, canary)
+
+        async def answers(only: Filter | None = None) -> set[str]:
+            stub = stack.client.stub(vessel_pb2_grpc.VesselServiceStub, name, filter=only)
+            return {(await stub.FindAvailable(REQUEST)).vessel.name for _ in range(4)}
+
+        assert await answers(NodeMetadata(track="canary")) == {"canary"}
+        assert await answers(Version("1.0")) == {"stable"}
+        assert await answers() == {"stable", "canary"}
+        records = await stack.registry.get_service(name)
+        [canary_node] = next(r for r in records if r.version == "1.1").nodes
+    assert canary_node.metadata == {"track": "canary", "version": "1.1", "protocol": "grpc"}
 
 
 async def test_start_registers_the_node_with_its_endpoints_and_stop_removes_it() -> None:

@@ -10,6 +10,9 @@
 | `NATS_URL`                | the same, under the name NATS tools use                  | `nats://127.0.0.1:4222` |
 | `MICRO_SERVER_ADDRESS`    | host:port the gRPC server binds (port 0: any free)       | `127.0.0.1:0`           |
 | `MICRO_SERVER_ADVERTISE`  | host:port put in the registry, when not the bound        | the bound address       |
+| `MICRO_METADATA`          | this node's metadata in the registry, `key=value` pairs  | none                    |
+|                           | comma-separated (`track=canary`): what selector filters  |                         |
+|                           | (`NodeMetadata`) route by                                |                         |
 | `MICRO_TLS_CA`            | CA bundle (PEM file): clients verify servers with it; a  | none: no TLS            |
 |                           | server with a certificate then requires client ones      |                         |
 | `MICRO_TLS_CERT`          | this process's certificate chain (PEM file): a server    | none                    |
@@ -45,12 +48,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from micro.selector import STRATEGIES
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+SERVICE_METADATA = ("version", "protocol")
+"""Metadata keys a service sets on its node itself."""
 
 
 class ConfigError(ValueError):
@@ -99,6 +104,7 @@ class Options:
     nats_url: str = DEFAULT_NATS_URL
     server_address: str = "127.0.0.1:0"
     advertise: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -119,6 +125,7 @@ class Options:
             nats_url=env.get("MICRO_BROKER_ADDRESS") or env.get("NATS_URL") or DEFAULT_NATS_URL,
             server_address=env.get("MICRO_SERVER_ADDRESS") or cls.server_address,
             advertise=env.get("MICRO_SERVER_ADVERTISE") or None,
+            metadata=_pairs(env, "MICRO_METADATA"),
             tls_ca=env.get("MICRO_TLS_CA") or None,
             tls_cert=env.get("MICRO_TLS_CERT") or None,
             tls_key=env.get("MICRO_TLS_KEY") or None,
@@ -184,6 +191,20 @@ def whole_number(
 def _name(env: Mapping[str, str], name: str, default: str) -> str:
     """A plugin's name; whether one is installed under it is known when it is loaded."""
     return env.get(name, "").strip() or default
+
+
+def _pairs(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """Comma-separated key=value pairs; a service's own keys are refused."""
+    raw = env.get(name, "").strip()
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, equals, value = (text.strip() for text in item.partition("="))
+        if not equals or not key:
+            raise ConfigError(f"{name}={raw!r}: {item!r} is not key=value")
+        if key in SERVICE_METADATA:
+            raise ConfigError(f"{name}={raw!r}: {key!r} is set by the service itself")
+        pairs[key] = value
+    return pairs
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:

@@ -21,7 +21,8 @@ do. A client's stub takes one, so a canary gets only the calls meant for it:
 
 `Version` matches the version the node registered with (exactly);
 `NodeMetadata` matches nodes whose metadata holds every given key with its
-value. A filter that leaves no node raises `ServiceNotFound` naming the
+value (a service's node has its `MICRO_METADATA` pairs, its `version` and
+its `protocol`). A filter that leaves no node raises `ServiceNotFound` naming the
 service and the filter, as an unknown service does: the registry knows no
 node to call.
 

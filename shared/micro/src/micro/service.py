@@ -319,7 +319,11 @@ class Service:
         node = Node(
             id=self.id,
             address=self.options.advertise or _dialable(self.server.address),
-            metadata={"version": self.version, "protocol": self.transport.name},
+            metadata={
+                **self.options.metadata,
+                "version": self.version,
+                "protocol": self.transport.name,
+            },
         )
         return ServiceRecord(self.name, self.version, (node,), self.server.endpoints)
 
