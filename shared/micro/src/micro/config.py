@@ -10,9 +10,6 @@
 | `NATS_URL`                | the same, under the name NATS tools use                  | `nats://127.0.0.1:4222` |
 | `MICRO_SERVER_ADDRESS`    | host:port the gRPC server binds (port 0: any free)       | `127.0.0.1:0`           |
 | `MICRO_SERVER_ADVERTISE`  | host:port put in the registry, when not the bound        | the bound address       |
-| `MICRO_METADATA`          | this node's metadata in the registry, `key=value` pairs  | none                    |
-|                           | comma-separated (`track=canary`): what selector filters  |                         |
-|                           | (`NodeMetadata`) route by                                |                         |
 | `MICRO_TLS_CA`            | CA bundle (PEM file): clients verify servers with it; a  | none: no TLS            |
 |                           | server with a certificate then requires client ones      |                         |
 | `MICRO_TLS_CERT`          | this process's certificate chain (PEM file): a server    | none                    |
@@ -22,6 +19,9 @@
 | `MICRO_REGISTER_INTERVAL` | seconds between heartbeats                               | `5`                     |
 | `MICRO_SELECTOR`          | `round_robin`, `random` or `least_outstanding` (fewest   | `round_robin`           |
 |                           | calls in flight from this process); see micro.selector   |                         |
+| `MICRO_METADATA`          | this node's metadata in the registry, `key=value` pairs  | none                    |
+|                           | comma-separated (`track=canary`): what selector filters  |                         |
+|                           | (`NodeMetadata`) route by                                |                         |
 | `MICRO_CLIENT_TIMEOUT`    | deadline of every client call, in seconds                | `5`                     |
 | `MICRO_SHUTDOWN_TIMEOUT`  | seconds a stop waits for in-flight work                  | `10`                    |
 
@@ -104,13 +104,13 @@ class Options:
     nats_url: str = DEFAULT_NATS_URL
     server_address: str = "127.0.0.1:0"
     advertise: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
     register_ttl: float = 15.0
     register_interval: float = 5.0
     selector: str = "round_robin"
+    metadata: Mapping[str, str] = field(default_factory=dict)
     client_timeout: float = 5.0
     shutdown_timeout: float = 10.0
     jetstream: JetStreamSettings = JetStreamSettings()
@@ -125,13 +125,13 @@ class Options:
             nats_url=env.get("MICRO_BROKER_ADDRESS") or env.get("NATS_URL") or DEFAULT_NATS_URL,
             server_address=env.get("MICRO_SERVER_ADDRESS") or cls.server_address,
             advertise=env.get("MICRO_SERVER_ADVERTISE") or None,
-            metadata=_pairs(env, "MICRO_METADATA"),
             tls_ca=env.get("MICRO_TLS_CA") or None,
             tls_cert=env.get("MICRO_TLS_CERT") or None,
             tls_key=env.get("MICRO_TLS_KEY") or None,
             register_ttl=seconds(env, "MICRO_REGISTER_TTL", cls.register_ttl),
             register_interval=seconds(env, "MICRO_REGISTER_INTERVAL", cls.register_interval),
             selector=_choice(env, "MICRO_SELECTOR", cls.selector, STRATEGIES),
+            metadata=_pairs(env, "MICRO_METADATA"),
             client_timeout=seconds(env, "MICRO_CLIENT_TIMEOUT", cls.client_timeout),
             shutdown_timeout=seconds(env, "MICRO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
             jetstream=JetStreamSettings.from_env(env),
