@@ -5,10 +5,20 @@
         reply = await users.Get(user_pb2.GetRequest(id=user_id), timeout=2.0)
 
 `stub()` returns an object typed as the generated stub. Each call selects a
-node of the service through the selector (`filter=` narrows the nodes, by
-version or metadata: see `micro.selector`), reuses one channel per node
+node of the service through the selector, reuses one channel per node
 address, and has a deadline (the client's `timeout`, or `timeout=`). A
 failed call raises the `micro.errors` class of its status code.
+
+A call moves to another node only when the request cannot have reached the
+first one: its channel does not become ready (connection refused, say).
+Once a request is sent it is never sent again, whatever the status, as the
+handler may have run.
+
+A stub may call only some of the nodes: `client.stub(UserServiceStub,
+"shippy.user", filter=Version("2.0"))`, or `NodeMetadata(track="canary")`
+(`micro.selector`). The selector is told when each call starts and ends (a
+streamed one ends with its stream), which its `least_outstanding` strategy
+counts.
 
 Streaming methods work as the generated stubs' do. A method that streams
 its replies returns them for `async for`; a method that takes a stream of
@@ -22,15 +32,10 @@ A streamed call starts with the first `async for` step, and its deadline
 covers the whole stream from the moment the method was called. An error in
 the middle of a stream raises the `micro.errors` class of its status from
 the loop. Leaving the loop early (break, an exception) cancels the call, and
-so does `cancel()` on the replies.
-
-A call moves to another node only when the request cannot have reached the
-first one: its channel does not become ready (connection refused, say).
-Once a request is sent it is never sent again, whatever the status, as the
-handler may have run; for a stream of requests, nothing of it is taken from
-the caller's iterator before a node's channel is ready. The selector is told
-when each call starts and ends (a streamed one ends with its stream), which
-is what its `least_outstanding` strategy counts.
+so does `cancel()` on the replies. A stream of requests moves to another
+node by the same rule as a single request: nothing of it is taken from the
+caller's iterator before a node's channel is ready, and once it has been,
+the call is never made again.
 """
 
 from __future__ import annotations
