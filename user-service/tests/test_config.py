@@ -7,6 +7,7 @@ from micro.config import ConfigError
 from shippy_kit.token_mint import TokenMint
 from user_service.config import Config
 from user_service.main import build_tokens, main
+from user_service.passwords import available_cores
 
 KEY_FILE = "/run/secrets/jwt-private.pem"
 DATABASE_URL = "postgresql://shippy:hunter2@db.example:5432/users"
@@ -27,6 +28,7 @@ def test_defaults_need_only_the_database_and_the_private_key() -> None:
     assert (config.tokens.leeway, config.tokens.max_ttl) == (30, 86400)
     assert config.jwt_ttl == 3600
     assert config.bcrypt_rounds == 12
+    assert config.bcrypt_concurrency == available_cores()
 
 
 def test_every_setting_can_be_changed() -> None:
@@ -40,6 +42,7 @@ def test_every_setting_can_be_changed() -> None:
             JWT_MAX_TTL="120",
             JWT_TTL="60",
             BCRYPT_ROUNDS="4",
+            BCRYPT_CONCURRENCY="3",
         ),
     )
 
@@ -47,7 +50,7 @@ def test_every_setting_can_be_changed() -> None:
     assert config.tokens.public_keys_file == Path("/keys.json")
     assert (config.tokens.issuer, config.tokens.audience) == ("shippy.test", "shippy.tests")
     assert (config.tokens.leeway, config.tokens.max_ttl) == (2, 120)
-    assert (config.jwt_ttl, config.bcrypt_rounds) == (60, 4)
+    assert (config.jwt_ttl, config.bcrypt_rounds, config.bcrypt_concurrency) == (60, 4, 3)
 
 
 def test_repr_hides_the_database_password() -> None:
@@ -102,6 +105,7 @@ def test_a_missing_private_key_file_names_the_variable(tmp_path: Path) -> None:
         ({"JWT_TTL": "90000"}, "JWT_TTL=90000: must be at most JWT_MAX_TTL (86400)"),
         ({"JWT_LEEWAY": "-1"}, "JWT_LEEWAY='-1': must be from 0 to 300"),
         ({"BCRYPT_ROUNDS": "3"}, "BCRYPT_ROUNDS='3': must be from 4 to 31"),
+        ({"BCRYPT_CONCURRENCY": "0"}, "BCRYPT_CONCURRENCY='0': must be at least 1"),
     ],
 )
 def test_a_bad_value_names_its_variable(variables: dict[str, str], message: str) -> None:

@@ -13,6 +13,8 @@
 | `JWT_MAX_TTL`          | seconds a token may live at most; JWT_TTL may not exceed it| `86400`       |
 | `JWT_LEEWAY`           | seconds of clock difference allowed on `exp` and `iat`     | `30`          |
 | `BCRYPT_ROUNDS`        | bcrypt cost factor, 4 to 31; each step doubles the work    | `12`          |
+| `BCRYPT_CONCURRENCY`   | bcrypt hashes and checks that run at once, at least 1; the | the cores     |
+|                        | rest wait in line (see `user_service.passwords`)           | available     |
 | `OUTBOX_RELAY`         | `on`: this instance publishes the outbox's events; `off`:  | `on`          |
 |                        | it only stores them (another instance, or a later start,   |               |
 |                        | sends them; the crash tests use it to stop between commit  |               |
@@ -55,6 +57,7 @@ from micro.config import ConfigError, required, seconds, whole_number
 from shippy_kit.tokens import TokenSettings
 
 from user_service.limits import Rate
+from user_service.passwords import available_cores
 
 PRIVATE_KEY_VARIABLE = "JWT_PRIVATE_KEY_FILE"
 MIN_BCRYPT_ROUNDS = 4
@@ -72,6 +75,7 @@ class Config:
     database_timeout: float = 3.0
     jwt_ttl: int = 3600
     bcrypt_rounds: int = 12
+    bcrypt_concurrency: int = field(default_factory=available_cores)
     outbox_relay: bool = True
     auth_per_email: Rate = AUTH_PER_EMAIL
     auth_per_address: Rate = AUTH_PER_ADDRESS
@@ -95,6 +99,9 @@ class Config:
                 cls.bcrypt_rounds,
                 minimum=MIN_BCRYPT_ROUNDS,
                 maximum=MAX_BCRYPT_ROUNDS,
+            ),
+            bcrypt_concurrency=whole_number(
+                env, "BCRYPT_CONCURRENCY", available_cores(), minimum=1
             ),
             outbox_relay=_on_off(env, "OUTBOX_RELAY", cls.outbox_relay),
             auth_per_email=_rate(env, "AUTH_EMAIL_ATTEMPTS", cls.auth_per_email),

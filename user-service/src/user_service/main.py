@@ -43,10 +43,11 @@ def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> S
         else Publisher("user.created", events_pb2.UserCreated, outbox)  # stored, not sent
     )
     tokens = build_tokens(config)
+    passwords = PasswordHasher(config.bcrypt_rounds, config.bcrypt_concurrency)
     service.wrap(TokenInterceptor(tokens.verifier, open_methods=OPEN_METHODS))
     handler = UserHandler(
         repository,
-        PasswordHasher(config.bcrypt_rounds),
+        passwords,
         tokens,
         user_created,
         LoginLimits(config.auth_per_email, config.auth_per_address),
@@ -59,6 +60,7 @@ def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> S
 
     serve_database(service, pool, on_open=create_schema)
     service.after_stop(outbox.close)
+    service.after_stop(passwords.close)
     return service
 
 
