@@ -46,7 +46,10 @@ from devstack.mosquitto import MosquittoServer, mosquitto_binary
 from devstack.nats import NatsServer
 from devstack.ports import free_port
 from micro import Client, Options
+from faststream.nats import JStream
+from faststream.nats import NatsBroker as FastStreamBroker
 from micro.broker import Broker
+from micro.broker.jetstream import JetStreamBroker
 from micro.broker.nats import NatsBroker
 from micro.pubsub import Publisher
 from micro_mqtt import MqttBroker
@@ -58,9 +61,15 @@ from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
 
 from bench.echo import (
     CONTROL,
+    JS_STREAM_FASTSTREAM,
+    JS_STREAM_RAW,
+    JS_TOPIC_FASTSTREAM,
+    JS_TOPIC_RAW,
+    JS_TOPIC_TYPED,
     MQTT_TOPIC_RAW,
     SENT_HEADER,
     SERVICE,
+    TOPIC_FASTSTREAM,
     TOPIC_RAW,
     TOPIC_TYPED,
 )
@@ -164,8 +173,8 @@ def sent_now() -> dict[str, str]:
     return {SENT_HEADER: str(time.monotonic_ns())}
 
 
-def typed(broker: Broker) -> Publish:
-    publisher = Publisher(TOPIC_TYPED, events_pb2.UserCreated, broker)
+def typed(broker: Broker, topic: str = TOPIC_TYPED) -> Publish:
+    publisher = Publisher(topic, events_pb2.UserCreated, broker)
 
     async def publish_typed() -> None:
         await publisher.publish(EVENT, headers=sent_now())
@@ -173,17 +182,59 @@ def typed(broker: Broker) -> Publish:
     return publish_typed
 
 
-async def bench_nats(nc: Nats, nats_url: str, messages: int, rounds: int) -> list[Result]:
+FASTSTREAM = "FastStream NatsBroker, protobuf decoder"
+
+
+async def bench_nats(
+    nc: Nats, faststream: FastStreamBroker, nats_url: str, messages: int, rounds: int
+) -> list[Result]:
     name = "publish → handler, core NATS"
     broker = NatsBroker(nats_url)
     await broker.connect()
+    to_faststream = faststream.publisher(TOPIC_FASTSTREAM)
 
     async def publish_raw() -> None:
         await nc.publish(TOPIC_RAW, EVENT.SerializeToString(), headers=sent_now())
 
+    async def publish_faststream() -> None:
+        await to_faststream.publish(EVENT.SerializeToString(), headers=sent_now())
+
     variants = [
         ("nats raw", publish_raw, Result(name, "raw nats-py", True)),
-        ("nats typed", typed(broker), Result(name, TYPED, False)),
+        ("nats typed", typed(broker), Result(name, TYPED)),
+        ("nats faststream", publish_faststream, Result(name, FASTSTREAM)),
+    ]
+    try:
+        return await bench_events(nc, variants, messages, rounds)
+    finally:
+        await broker.disconnect()
+
+
+async def bench_jetstream(
+    nc: Nats, faststream: FastStreamBroker, nats_url: str, messages: int, rounds: int
+) -> list[Result]:
+    """Each publish waits for the stream's PubAck; each subscriber is a durable
+    consumer that acknowledges after its handler (the core: synchronously)."""
+    name = "publish → handler, JetStream"
+    broker = JetStreamBroker(nats_url)
+    await broker.connect()
+    js = nc.jetstream()
+    to_faststream = faststream.publisher(
+        JS_TOPIC_FASTSTREAM, stream=JStream(JS_STREAM_FASTSTREAM, declare=False)
+    )
+
+    async def publish_raw() -> None:
+        await js.publish(
+            JS_TOPIC_RAW, EVENT.SerializeToString(), stream=JS_STREAM_RAW, headers=sent_now()
+        )
+
+    async def publish_faststream() -> None:
+        await to_faststream.publish(EVENT.SerializeToString(), headers=sent_now())
+
+    variants = [
+        ("jetstream raw", publish_raw, Result(name, "raw nats-py JetStream", True)),
+        ("jetstream typed", typed(broker, JS_TOPIC_TYPED), Result(name, f"{TYPED}, jetstream")),
+        ("jetstream faststream", publish_faststream, Result(name, "FastStream JetStream")),
     ]
     try:
         return await bench_events(nc, variants, messages, rounds)
@@ -261,8 +312,11 @@ async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> str:
         calls = max(in_flight, args.calls // in_flight * in_flight)
         results += await bench_rpc(urls.nats, raw_port, calls, args.rounds, in_flight)
     nc = await nats.connect(urls.nats)
+    faststream = FastStreamBroker(urls.nats, logger=None)
     try:
-        results += await bench_nats(nc, urls.nats, args.messages, args.rounds)
+        await faststream.start()
+        results += await bench_nats(nc, faststream, urls.nats, args.messages, args.rounds)
+        results += await bench_jetstream(nc, faststream, urls.nats, args.js_messages, args.rounds)
         if urls.mqtt:
             results += await bench_mqtt(nc, urls.mqtt, args.messages, args.rounds)
         if urls.amqp:
@@ -270,6 +324,7 @@ async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> str:
                 nc, urls.amqp, urls.exchange, args.messages, args.rounds
             )
     finally:
+        await faststream.stop()
         await nc.close()
     return table(results)
 
@@ -321,6 +376,20 @@ def mosquitto(data_dir: Path) -> Iterator[str | None]:
             yield server.url
 
 
+@contextlib.contextmanager
+def server_process(command: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """A subscriber/server process of the bench, once it has said "ready"."""
+    process = subprocess.Popen([sys.executable, "-m", *command], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise SystemExit(f"bench: {command[0]} did not start")
+        yield process
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 def main(args: argparse.Namespace) -> str:
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -329,20 +398,16 @@ def main(args: argparse.Namespace) -> str:
     ):
         urls = Urls(nats_server.url, mqtt_url, rabbitmq_answering())
         raw_port = free_port()
-        command = [sys.executable, "-m", "bench.server", nats_server.url, str(raw_port)]
+        command = ["bench.server", nats_server.url, str(raw_port)]
         if urls.mqtt:
             command += ["--mqtt", urls.mqtt]
         if urls.amqp:
             command += ["--rabbitmq", urls.amqp, urls.exchange]
-        server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        try:
-            assert server.stdout is not None
-            if server.stdout.readline().strip() != "ready":
-                raise SystemExit("bench: the server process did not start")
+        with (
+            server_process(command),
+            server_process(["bench.faststream_server", nats_server.url]),
+        ):
             return asyncio.run(run_all(args, urls, raw_port))
-        finally:
-            server.terminate()
-            server.wait(30)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -354,10 +419,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per variant")
     parser.add_argument("--calls", type=int, default=4000, help="unary calls per round")
     parser.add_argument("--messages", type=int, default=20000, help="messages per round")
+    parser.add_argument(
+        "--js-messages", type=int, default=3000, help="JetStream messages per round"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: shows it works")
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.calls, args.messages = 1, 64, 50
+        args.rounds, args.calls, args.messages, args.js_messages = 1, 64, 50, 50
     return args
 
 

@@ -5,11 +5,13 @@
 Serves the same servicer twice: through the micro core (registered over NATS,
 wrappers on) and on a plain grpc.aio server at RAW_PORT. It also subscribes
 to the pub/sub topics twice per broker: a typed micro Subscriber (on the
-Service's NATS broker, or attached to an MqttBroker / RabbitMqBroker as a
-Service with that broker would) and a raw one (nats-py, aiomqtt, aio-pika),
+Service's NATS broker, or attached to a JetStreamBroker / MqttBroker /
+RabbitMqBroker as a Service with that broker would) and a raw one (nats-py,
+nats-py JetStream, aiomqtt, aio-pika),
 whose handler parses the protobuf event as an application would.
 Each subscriber records the publish-to-handler latency of every message; the
 client asks for them over the NATS control subject once it has published a round.
+FastStream's subscribers run in a process of their own (bench/faststream_server.py).
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -29,13 +29,19 @@ import grpc
 import nats
 from micro import EventInfo, Options, Service
 from micro.pubsub import Subscriber
+from micro.broker.jetstream import JetStreamBroker
 from micro_mqtt import MqttBroker
 from micro_rabbitmq import RabbitMqBroker
+from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
+from nats.js.api import StreamConfig
 from shippy.user.v1 import events_pb2, user_pb2_grpc
 
 from bench.echo import (
-    CONTROL,
+    JS_QUEUE,
+    JS_STREAM_RAW,
+    JS_TOPIC_RAW,
+    JS_TOPIC_TYPED,
     MQTT_TOPIC_RAW,
     RABBITMQ_PREFETCH,
     SENT_HEADER,
@@ -43,29 +49,9 @@ from bench.echo import (
     TOPIC_RAW,
     TOPIC_TYPED,
     EchoUsers,
+    Round,
+    serve_control,
 )
-
-
-class Round:
-    """Latencies of one round of one variant, complete once `expected` arrived."""
-
-    def __init__(self) -> None:
-        self.expected = 0
-        self.latencies_us: list[float] = []
-        self.last_ns = 0
-        self.done = asyncio.Event()
-
-    def reset(self, expected: int) -> None:
-        self.expected, self.latencies_us, self.last_ns = expected, [], 0
-        self.done.clear()
-
-    def record(self, sent_ns: str | None) -> None:
-        now = time.monotonic_ns()
-        if sent_ns:
-            self.latencies_us.append((now - int(sent_ns)) / 1000)
-        self.last_ns = now
-        if len(self.latencies_us) >= self.expected:
-            self.done.set()
 
 
 def typed_handler(round: Round) -> Callable[[events_pb2.UserCreated, EventInfo], Awaitable[None]]:
@@ -73,6 +59,33 @@ def typed_handler(round: Round) -> Callable[[events_pb2.UserCreated, EventInfo],
         round.record(info.headers.get(SENT_HEADER))
 
     return on_event
+
+
+async def subscribe_jetstream(
+    stack: contextlib.AsyncExitStack, nc: Nats, url: str, rounds: dict[str, Round]
+) -> None:
+    """Typed: a Subscriber in a queue group on a JetStreamBroker (a durable
+    consumer, acknowledged once handled, as email-service's). Raw: a durable
+    nats-py push consumer on a file stream of its own, explicit ack after the handler."""
+    broker = JetStreamBroker(url)
+    await broker.connect()
+    stack.push_async_callback(broker.disconnect)
+    await Subscriber(JS_TOPIC_TYPED, typed_handler(rounds["jetstream typed"]), JS_QUEUE).attach(
+        broker
+    )
+
+    js = nc.jetstream()
+    await js.add_stream(StreamConfig(name=JS_STREAM_RAW, subjects=[JS_TOPIC_RAW]))
+    raw = rounds["jetstream raw"]
+
+    async def on_raw(msg: Msg) -> None:
+        events_pb2.UserCreated.FromString(msg.data)  # the work a typed handler gets done
+        raw.record((msg.headers or {}).get(SENT_HEADER))
+        await msg.ack()
+
+    await js.subscribe(
+        JS_TOPIC_RAW, queue=JS_QUEUE, cb=on_raw, stream=JS_STREAM_RAW, manual_ack=True
+    )
 
 
 async def subscribe_mqtt(
@@ -133,7 +146,11 @@ async def subscribe_rabbitmq(
 
 
 async def main(args: argparse.Namespace) -> None:
-    brokers = ["nats"] + (["mqtt"] if args.mqtt else []) + (["rabbitmq"] if args.rabbitmq else [])
+    brokers = (
+        ["nats", "jetstream"]
+        + (["mqtt"] if args.mqtt else [])
+        + (["rabbitmq"] if args.rabbitmq else [])
+    )
     rounds = {f"{b} {v}": Round() for b in brokers for v in ("raw", "typed")}
 
     options = Options(registry="nats", broker="nats", nats_url=args.nats_url)
@@ -151,24 +168,12 @@ async def main(args: argparse.Namespace) -> None:
         events_pb2.UserCreated.FromString(msg.data)  # the work a typed handler gets done
         rounds["nats raw"].record((msg.headers or {}).get(SENT_HEADER))
 
-    async def on_control(msg: Msg) -> None:
-        command = json.loads(msg.data)
-        current = rounds.get(command.get("variant", ""))
-        if command["op"] == "start" and current:
-            current.reset(int(command["expected"]))
-            reply: dict[str, object] = {"ok": True}
-        elif command["op"] == "wait" and current:
-            await asyncio.wait_for(current.done.wait(), 60)
-            reply = {"latencies_us": current.latencies_us, "last_ns": current.last_ns}
-        else:
-            reply = {"ok": True}
-        await msg.respond(json.dumps(reply).encode())
-
     await nc.subscribe(TOPIC_RAW, cb=on_raw)
-    await nc.subscribe(CONTROL, cb=on_control)
+    await serve_control(nc, rounds)
     await raw_server.start()
 
     async with contextlib.AsyncExitStack() as stack:
+        await subscribe_jetstream(stack, nc, args.nats_url, rounds)
         if args.mqtt:
             await subscribe_mqtt(stack, args.mqtt, rounds)
         if args.rabbitmq:

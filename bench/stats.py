@@ -1,8 +1,10 @@
-"""Percentiles and the Markdown table the benchmarks print."""
+"""Percentiles, per-round ratios and the Markdown table the benchmarks print."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field
+from typing import Literal
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -14,37 +16,83 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 @dataclass
 class Result:
+    """One row: a value per round (a throughput unless `unit` says otherwise)
+    and the latencies of every round.
+
+    Its ratio is to the row of its benchmark marked `reference`: of the
+    values, round by round (the median of those ratios, and their spread),
+    or with `compare="p99"` of the 99th percentiles."""
+
     benchmark: str
     variant: str
-    reference: bool
-    count: int = 0
-    seconds: float = 0.0
-    latencies_us: list[float] | None = None
+    reference: bool = False
+    unit: Literal["/s", "MiB", "s"] = "/s"
+    compare: Literal["value", "p99"] = "value"
+    values: list[float] = field(default_factory=list)
+    latencies_us: list[float] = field(default_factory=list)
 
     def add(self, count: int, seconds: float, latencies_us: list[float]) -> None:
-        self.count += count
-        self.seconds += seconds
-        self.latencies_us = (self.latencies_us or []) + latencies_us
+        """A round: `count` done in `seconds` (none: a latency-only stream)."""
+        if count:
+            self.values.append(count / seconds)
+        self.latencies_us += latencies_us
+
+    def add_value(self, value: float) -> None:
+        self.values.append(value)
+
+    @property
+    def value(self) -> float:
+        return statistics.median(self.values) if self.values else float("nan")
 
     @property
     def throughput(self) -> float:
-        return self.count / self.seconds if self.seconds else 0.0
+        return self.value
 
     def p(self, q: float) -> float:
-        return percentile(sorted(self.latencies_us or []), q)
+        return percentile(sorted(self.latencies_us), q)
+
+    def shown_value(self) -> str:
+        if not self.values:
+            return ""
+        if self.unit == "/s":
+            return f"{self.value:,.0f}/s" if self.value >= 100 else f"{self.value:,.2f}/s"
+        return f"{self.value:,.1f} {self.unit}" if self.unit == "MiB" else f"{self.value:.2f} s"
+
+
+def ratios(row: Result, reference: Result) -> list[float]:
+    """Round by round: this row's value over the reference's."""
+    return [v / r for v, r in zip(row.values, reference.values, strict=False) if r]
+
+
+def shown_ratio(row: Result, reference: Result | None) -> tuple[str, str]:
+    """The ratio to the reference and its spread over the rounds ("" without one)."""
+    if reference is None:
+        return "", ""
+    if row.compare == "p99":
+        ref_p99 = reference.p(0.99)
+        return (f"{row.p(0.99) / ref_p99:.2f}× p99" if ref_p99 else ""), ""
+    each = ratios(row, reference)
+    if not each:
+        return "", ""
+    spread = f"{min(each):.2f}–{max(each):.2f}" if len(each) > 1 else ""
+    return f"{statistics.median(each):.2f}", spread
+
+
+def _micros(value: float) -> str:
+    return "" if value != value else f"{value:,.0f}"  # NaN: no latencies
 
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| benchmark | variant | throughput (/s) | p50 (µs) | p99 (µs) | ratio to reference |",
-        "|---|---|---:|---:|---:|---:|",
+        "| benchmark | variant | value | p50 (µs) | p99 (µs) | ratio to reference "
+        "| ratio over rounds |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     reference = {r.benchmark: r for r in results if r.reference}
     for r in results:
-        ref = reference[r.benchmark]
-        ratio = r.throughput / ref.throughput if ref.throughput else float("nan")
+        ratio, spread = shown_ratio(r, reference.get(r.benchmark))
         lines.append(
-            f"| {r.benchmark} | {r.variant} | {r.throughput:,.0f} | {r.p(0.5):,.0f} "
-            f"| {r.p(0.99):,.0f} | {ratio:.2f} |"
+            f"| {r.benchmark} | {r.variant} | {r.shown_value()} | {_micros(r.p(0.5))} "
+            f"| {_micros(r.p(0.99))} | {ratio} | {spread} |"
         )
     return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""FastStream's side of the event benchmarks, in a process of its own.
+
+    python -m bench.faststream_server NATS_URL
+
+A FastStream NatsBroker with two subscribers: one on core NATS and one on
+JetStream (a durable push consumer in a queue group, on a file stream of its own, acknowledged
+after the handler: FastStream's default ack policy). Each carries the
+protobuf `UserCreated` as FastStream documents for protobuf: a custom
+decoder that parses the message body, and a handler that takes the decoded
+message without casting it (`NoCast`). FastStream's logging of every message
+is off (`logger=None`), its fastest setting; the other variants log nothing
+per message either. The rounds are reported over the control subject as
+bench/server.py does, on a plain nats-py connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import nats
+from faststream import NoCast
+from faststream.nats import JStream, NatsBroker, NatsMessage
+from faststream.nats.message import NatsMessage as DecoderMessage
+from shippy.user.v1 import events_pb2
+
+from bench.echo import (
+    JS_QUEUE,
+    JS_STREAM_FASTSTREAM,
+    JS_TOPIC_FASTSTREAM,
+    SENT_HEADER,
+    TOPIC_FASTSTREAM,
+    Round,
+    serve_control,
+)
+
+
+async def decode_user_created(msg: DecoderMessage) -> events_pb2.UserCreated:
+    return events_pb2.UserCreated.FromString(msg.body)
+
+
+def subscribed_broker(url: str, rounds: dict[str, Round]) -> NatsBroker:
+    broker = NatsBroker(url, logger=None)
+    core, jetstream = rounds["nats faststream"], rounds["jetstream faststream"]
+
+    @broker.subscriber(TOPIC_FASTSTREAM, decoder=decode_user_created)
+    async def on_core(body: NoCast[events_pb2.UserCreated], message: NatsMessage) -> None:
+        core.record(message.headers.get(SENT_HEADER))
+
+    @broker.subscriber(
+        JS_TOPIC_FASTSTREAM,
+        stream=JStream(JS_STREAM_FASTSTREAM),
+        queue=JS_QUEUE,
+        decoder=decode_user_created,
+    )
+    async def on_jetstream(body: NoCast[events_pb2.UserCreated], message: NatsMessage) -> None:
+        jetstream.record(message.headers.get(SENT_HEADER))
+
+    return broker
+
+
+async def main(url: str) -> None:
+    rounds = {"nats faststream": Round(), "jetstream faststream": Round()}
+    nc = await nats.connect(url)
+    broker = subscribed_broker(url, rounds)
+    await broker.start()
+    await serve_control(nc, rounds)
+    print("ready", flush=True)
+    try:
+        await asyncio.Event().wait()  # until the client terminates this process
+    finally:
+        await broker.stop()
+        await nc.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench.faststream_server")
+    parser.add_argument("nats_url")
+    asyncio.run(main(parser.parse_args().nats_url))
