@@ -45,9 +45,9 @@ from devstack.mosquitto import MISSING as MOSQUITTO_MISSING
 from devstack.mosquitto import MosquittoServer, mosquitto_binary
 from devstack.nats import NatsServer
 from devstack.ports import free_port
-from micro import Client, Options
 from faststream.nats import JStream
 from faststream.nats import NatsBroker as FastStreamBroker
+from micro import Client, Options
 from micro.broker import Broker
 from micro.broker.jetstream import JetStreamBroker
 from micro.broker.nats import NatsBroker

@@ -28,8 +28,8 @@ import aiomqtt
 import grpc
 import nats
 from micro import EventInfo, Options, Service
-from micro.pubsub import Subscriber
 from micro.broker.jetstream import JetStreamBroker
+from micro.pubsub import Subscriber
 from micro_mqtt import MqttBroker
 from micro_rabbitmq import RabbitMqBroker
 from nats.aio.client import Client as Nats

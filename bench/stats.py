@@ -70,11 +70,11 @@ def shown_ratio(row: Result, reference: Result | None) -> tuple[str, str]:
         return "", ""
     if row.compare == "p99":
         ref_p99 = reference.p(0.99)
-        return (f"{row.p(0.99) / ref_p99:.2f}× p99" if ref_p99 else ""), ""
+        return (f"{row.p(0.99) / ref_p99:.2f}x p99" if ref_p99 else ""), ""
     each = ratios(row, reference)
     if not each:
         return "", ""
-    spread = f"{min(each):.2f}–{max(each):.2f}" if len(each) > 1 else ""
+    spread = f"{min(each):.2f} to {max(each):.2f}" if len(each) > 1 else ""
     return f"{statistics.median(each):.2f}", spread
 
 
