@@ -25,8 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -41,9 +43,10 @@ import aio_pika
 import aiomqtt
 import grpc
 import nats
+import psutil
 from devstack.mosquitto import MISSING as MOSQUITTO_MISSING
 from devstack.mosquitto import MosquittoServer, mosquitto_binary
-from devstack.nats import NatsServer
+from devstack.nats import NatsServer, nats_server_binary
 from devstack.ports import free_port
 from faststream.nats import JStream
 from faststream.nats import NatsBroker as FastStreamBroker
@@ -58,6 +61,7 @@ from nats.aio.client import Client as Nats
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
+from user_service.passwords import available_cores
 
 from bench.echo import (
     CONTROL,
@@ -73,6 +77,7 @@ from bench.echo import (
     TOPIC_RAW,
     TOPIC_TYPED,
 )
+from bench.services import Sizes, run_services
 from bench.stats import Result, table
 
 Call = Callable[[user_pb2.GetRequest], Awaitable[user_pb2.GetResponse]]
@@ -85,6 +90,16 @@ EVENT = events_pb2.UserCreated(
     email="ada@example.com",
     company="Analytical Engines Ltd",
 )
+
+
+def padded_event(size: int) -> events_pb2.UserCreated:
+    """EVENT with its company name padded until it serializes to `size` bytes or more."""
+    event = events_pb2.UserCreated()
+    event.CopyFrom(EVENT)
+    event.company += " " * max(0, size - event.ByteSize())
+    while event.ByteSize() < size:
+        event.company += " "
+    return event
 
 
 async def run_calls(call: Call, calls: int, in_flight: int) -> tuple[float, list[float]]:
@@ -306,7 +321,7 @@ async def bench_rabbitmq(
         await connection.close()
 
 
-async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> str:
+async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> list[Result]:
     results: list[Result] = []
     for in_flight in (1, 64):
         calls = max(in_flight, args.calls // in_flight * in_flight)
@@ -326,7 +341,7 @@ async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> str:
     finally:
         await faststream.stop()
         await nc.close()
-    return table(results)
+    return results
 
 
 @dataclass
@@ -391,23 +406,96 @@ def server_process(command: list[str]) -> Iterator[subprocess.Popen[str]]:
 
 
 def main(args: argparse.Namespace) -> str:
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        NatsServer(Path(tmp) / "nats") as nats_server,
-        mosquitto(Path(tmp) / "mosquitto") as mqtt_url,
-    ):
-        urls = Urls(nats_server.url, mqtt_url, rabbitmq_answering())
-        raw_port = free_port()
-        command = ["bench.server", nats_server.url, str(raw_port)]
-        if urls.mqtt:
-            command += ["--mqtt", urls.mqtt]
-        if urls.amqp:
-            command += ["--rabbitmq", urls.amqp, urls.exchange]
+    global EVENT
+    if args.payload:
+        EVENT = padded_event(args.payload)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)  # PostgreSQL's own user (as root: nobody) must reach its data
         with (
-            server_process(command),
-            server_process(["bench.faststream_server", nats_server.url]),
+            NatsServer(Path(tmp) / "nats") as nats_server,
+            mosquitto(Path(tmp) / "mosquitto") as mqtt_url,
         ):
-            return asyncio.run(run_all(args, urls, raw_port))
+            urls = Urls(nats_server.url, mqtt_url, rabbitmq_answering())
+            raw_port = free_port()
+            command = ["bench.server", nats_server.url, str(raw_port)]
+            if urls.mqtt:
+                command += ["--mqtt", urls.mqtt]
+            if urls.amqp:
+                command += ["--rabbitmq", urls.amqp, urls.exchange]
+            with (
+                server_process(command),
+                server_process(["bench.faststream_server", nats_server.url]),
+            ):
+                results = asyncio.run(run_all(args, urls, raw_port))
+        results += run_services(Path(tmp) / "stack", service_sizes(args))
+    markdown = table(results)
+    if args.results:
+        args.results.write_text(report(markdown, args))
+    return markdown
+
+
+def service_sizes(args: argparse.Namespace) -> Sizes:
+    return Sizes(
+        rounds=args.rounds,
+        signup_seconds=args.duration,
+        signup_in_flight=args.concurrency,
+        token_calls=args.calls,
+        e2e_signups=args.signups,
+        e2e_per_second=args.signup_rate,
+        footprint_calls=args.footprint_calls,
+        bcrypt_rounds=args.bcrypt_rounds,
+    )
+
+
+def report(markdown: str, args: argparse.Namespace) -> str:
+    """RESULTS.md: the table, with when, on what and with which versions it was made."""
+    command = " ".join(["python -m bench", *sys.argv[1:]])
+    return "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"Made by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}:",
+            f"{args.rounds} interleaved rounds, medians; the ratio is each row's value over",
+            "its benchmark's reference row (for p99 rows: of the 99th percentiles), and",
+            "its spread is the lowest and highest of the rounds' ratios.",
+            f"Events carry a {EVENT.ByteSize()}-byte protobuf `UserCreated`.",
+            "",
+            "Machine: " + machine(),
+            "",
+            "Versions: " + versions(),
+            "",
+            markdown,
+            "",
+        ]
+    )
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = psutil.virtual_memory().total / 2**30
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{platform.system()} {platform.release()}, {model}, {available_cores()} cores "
+        f"available of {os.cpu_count()}, {memory:.1f} GiB; load average {load} at the end "
+        "(the machine is shared: ratios come from interleaved rounds)"
+    )
+
+
+def versions() -> str:
+    packages = ("grpcio", "protobuf", "nats-py", "faststream", "bcrypt", "aio-pika", "aiomqtt")
+    found = []
+    for name in packages:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(f"{name} {importlib.metadata.version(name)}")
+    server = subprocess.run(
+        [nats_server_binary(), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return ", ".join([f"Python {platform.python_version()}", *found, server])
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -422,10 +510,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--js-messages", type=int, default=3000, help="JetStream messages per round"
     )
+    parser.add_argument(
+        "--payload", type=int, default=0, help="event size in bytes (default: its natural size)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=6.0, help="seconds of each round's sign-up burst"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4 * available_cores(),
+        help="sign-ups in flight in the burst (default: 4 per core)",
+    )
+    parser.add_argument(
+        "--bcrypt-rounds", type=int, default=12, help="user-service's bcrypt cost (BCRYPT_ROUNDS)"
+    )
+    parser.add_argument("--signups", type=int, default=1000, help="end-to-end sign-ups")
+    parser.add_argument(
+        "--signup-rate", type=float, default=100.0, help="end-to-end sign-ups a second"
+    )
+    parser.add_argument(
+        "--footprint-calls", type=int, default=10000, help="calls to each service before its RSS"
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path(__file__).parent / "RESULTS.md",
+        help="where the report goes (default bench/RESULTS.md; none with --quick)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: shows it works")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.calls, args.messages, args.js_messages = 1, 64, 50, 50
+        args.duration, args.signups, args.signup_rate, args.footprint_calls = 1.0, 20, 50.0, 50
+        args.bcrypt_rounds = 8
+        if "--results" not in (argv if argv is not None else sys.argv):
+            args.results = None
     return args
 
 
