@@ -323,18 +323,22 @@ async def bench_rabbitmq(
 
 async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> list[Result]:
     results: list[Result] = []
-    for in_flight in (1, 64):
+    for in_flight in (1, 64) if "rpc" in args.only else ():
         calls = max(in_flight, args.calls // in_flight * in_flight)
         results += await bench_rpc(urls.nats, raw_port, calls, args.rounds, in_flight)
     nc = await nats.connect(urls.nats)
     faststream = FastStreamBroker(urls.nats, logger=None)
     try:
         await faststream.start()
-        results += await bench_nats(nc, faststream, urls.nats, args.messages, args.rounds)
-        results += await bench_jetstream(nc, faststream, urls.nats, args.js_messages, args.rounds)
-        if urls.mqtt:
+        if "nats" in args.only:
+            results += await bench_nats(nc, faststream, urls.nats, args.messages, args.rounds)
+        if "jetstream" in args.only:
+            results += await bench_jetstream(
+                nc, faststream, urls.nats, args.js_messages, args.rounds
+            )
+        if urls.mqtt and "mqtt" in args.only:
             results += await bench_mqtt(nc, urls.mqtt, args.messages, args.rounds)
-        if urls.amqp:
+        if urls.amqp and "rabbitmq" in args.only:
             results += await bench_rabbitmq(
                 nc, urls.amqp, urls.exchange, args.messages, args.rounds
             )
@@ -427,7 +431,8 @@ def main(args: argparse.Namespace) -> str:
                 server_process(["bench.faststream_server", nats_server.url]),
             ):
                 results = asyncio.run(run_all(args, urls, raw_port))
-        results += run_services(Path(tmp) / "stack", service_sizes(args))
+        if "services" in args.only:
+            results += run_services(Path(tmp) / "stack", service_sizes(args))
     markdown = table(results)
     if args.results:
         args.results.write_text(report(markdown, args))
@@ -498,6 +503,9 @@ def versions() -> str:
     return ", ".join([f"Python {platform.python_version()}", *found, server])
 
 
+ROW_FAMILIES = ("rpc", "nats", "jetstream", "mqtt", "rabbitmq", "services")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -538,8 +546,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path(__file__).parent / "RESULTS.md",
         help="where the report goes (default bench/RESULTS.md; none with --quick)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=ROW_FAMILIES,
+        help="run only these row families (repeatable; default: all)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: shows it works")
     args = parser.parse_args(argv)
+    args.only = set(args.only or ROW_FAMILIES)
     if args.quick:
         args.rounds, args.calls, args.messages, args.js_messages = 1, 64, 50, 50
         args.duration, args.signups, args.signup_rate, args.footprint_calls = 1.0, 20, 50.0, 50
