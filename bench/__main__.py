@@ -327,7 +327,7 @@ async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> list[R
         calls = max(in_flight, args.calls // in_flight * in_flight)
         results += await bench_rpc(urls.nats, raw_port, calls, args.rounds, in_flight)
     nc = await nats.connect(urls.nats)
-    faststream = FastStreamBroker(urls.nats, logger=None)
+    faststream = FastStreamBroker(urls.nats, logger=None, apply_types=False)
     try:
         await faststream.start()
         if "nats" in args.only:
