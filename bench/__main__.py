@@ -1,23 +1,34 @@
-"""Benchmarks of the micro core against the raw libraries, in one run.
+"""Benchmarks of the micro core and Shippy's services against the raw
+libraries, a peer framework and their own bounds, in one run.
 
-    python -m bench [--quick] [--rounds N] [--calls N] [--messages N]
+    python -m bench [--quick] [--only FAMILY] [--rounds N] [--calls N] [--messages N]
+                    [--acked-messages N] [--payload BYTES] [--duration S] [--concurrency N] ...
 
-Starts its own nats-server and Mosquitto and one server process
-(bench/server.py), which holds every subscriber, of every broker; this
-process is the client. RabbitMQ is the one at RABBITMQ_URL (default
+Starts its own nats-server and Mosquitto, one server process (bench/server.py)
+that holds the micro core's and the raw libraries' servers and subscribers,
+and one for FastStream's (bench/faststream_server.py); this process is the
+client. RabbitMQ is the one at RABBITMQ_URL (default
 amqp://guest:guest@127.0.0.1:5672/), on a topic exchange of this run's own,
 deleted afterwards. Where no mosquitto is installed or no RabbitMQ answers,
-that broker's rows are left out, with a line saying why.
+that broker's rows are left out, with a line saying why. Then the services'
+rows run on the whole stack as `make run` starts it (bench/services.py).
 
+Row families, a function each: unary RPC (`bench_rpc`), events on core NATS
+(`bench_nats`), on JetStream (`bench_jetstream`), on MQTT and RabbitMQ, and
+the services' (sign-up, token checks, end to end, footprint, start time).
 Both sides of a comparison do the same work: the raw pub/sub variant
 serializes each UserCreated event before publishing it and parses it in its
 handler, as an application using nats-py, aiomqtt or aio-pika directly would,
-with the plugin's delivery settings (MQTT QoS 1; RabbitMQ publisher confirms,
-persistent messages, acknowledged after the handler). The typed variant is a
-micro Publisher on the broker plugin and a micro Subscriber. Variants run
-interleaved (reference, micro, reference, micro, ...) so that both see the
-same machine; throughput counts until the subscriber has every message, and
-latency comes from a paced stream. Prints one Markdown table.
+with the plugin's delivery settings (JetStream: PubAck awaited, explicit ack;
+MQTT QoS 1; RabbitMQ publisher confirms, persistent messages, acknowledged
+after the handler). The typed variant is a micro Publisher on the broker
+plugin and a micro Subscriber; FastStream's is its NatsBroker on both sides.
+Variants run interleaved (A, B, C, A, B, C, ...) over the rounds so that all
+see the same machine; the ratio of a row is the median of its per-round
+ratios to the reference, with their spread. Throughput counts until the
+subscriber has every message, and latency comes from a paced stream.
+Prints one Markdown table and writes it, with the machine, the versions and
+the date, to bench/RESULTS.md (not with --quick, unless --results says where).
 """
 
 from __future__ import annotations
@@ -334,13 +345,13 @@ async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> list[R
             results += await bench_nats(nc, faststream, urls.nats, args.messages, args.rounds)
         if "jetstream" in args.only:
             results += await bench_jetstream(
-                nc, faststream, urls.nats, args.js_messages, args.rounds
+                nc, faststream, urls.nats, args.acked_messages, args.rounds
             )
         if urls.mqtt and "mqtt" in args.only:
-            results += await bench_mqtt(nc, urls.mqtt, args.messages, args.rounds)
+            results += await bench_mqtt(nc, urls.mqtt, args.acked_messages, args.rounds)
         if urls.amqp and "rabbitmq" in args.only:
             results += await bench_rabbitmq(
-                nc, urls.amqp, urls.exchange, args.messages, args.rounds
+                nc, urls.amqp, urls.exchange, args.acked_messages, args.rounds
             )
     finally:
         await faststream.stop()
@@ -514,9 +525,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per variant")
     parser.add_argument("--calls", type=int, default=4000, help="unary calls per round")
-    parser.add_argument("--messages", type=int, default=20000, help="messages per round")
+    parser.add_argument("--messages", type=int, default=20000, help="core NATS messages per round")
     parser.add_argument(
-        "--js-messages", type=int, default=3000, help="JetStream messages per round"
+        "--acked-messages",
+        type=int,
+        default=3000,
+        help="messages per round on the brokers that acknowledge each (JetStream, MQTT, RabbitMQ)",
     )
     parser.add_argument(
         "--payload", type=int, default=0, help="event size in bytes (default: its natural size)"
@@ -556,7 +570,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.only = set(args.only or ROW_FAMILIES)
     if args.quick:
-        args.rounds, args.calls, args.messages, args.js_messages = 1, 64, 50, 50
+        args.rounds, args.calls, args.messages, args.acked_messages = 1, 64, 50, 50
         args.duration, args.signups, args.signup_rate, args.footprint_calls = 1.0, 20, 50.0, 50
         args.bcrypt_rounds = 8
         if "--results" not in (argv if argv is not None else sys.argv):

@@ -18,7 +18,14 @@ from micro_rabbitmq import DEFAULT_RABBITMQ_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPED = "typed Publisher → Subscriber"
+FASTSTREAM = "FastStream NatsBroker, protobuf decoder"
 NATS = "publish → handler, core NATS"
+JETSTREAM = "publish → handler, JetStream"
+SIGNUP = "sign-up (Create), cost 8, 8 in flight"
+TOKENS = "token check, 1 at a time"
+RSS = "resident memory (RSS)"
+STARTUP = "`make run`'s stack: start → every service SERVING"
+SERVICES = ("vessel-service", "user-service", "email-service", "consignment-service")
 MQTT = "publish → handler, MQTT 5 (Mosquitto)"
 RABBITMQ = "publish → handler, RabbitMQ"
 
@@ -32,13 +39,14 @@ def rabbitmq_answers() -> bool:
     return True
 
 
-def test_bench_prints_one_row_per_variant() -> None:
+def test_bench_prints_one_row_per_variant(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick"],
+        [sys.executable, "-m", "bench", "--quick", "--concurrency", "8", "--results", results],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=150,
     )
     assert run.returncode == 0, run.stderr
     rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "µs" not in line]
@@ -50,6 +58,10 @@ def test_bench_prints_one_row_per_variant() -> None:
         ("unary RPC, 64 in flight", "micro client by name"),
         (NATS, "raw nats-py"),
         (NATS, TYPED),
+        (NATS, FASTSTREAM),
+        (JETSTREAM, "raw nats-py JetStream"),
+        (JETSTREAM, f"{TYPED}, jetstream"),
+        (JETSTREAM, "FastStream JetStream"),
     ]
     if mosquitto_binary() is not None:
         expected += [(MQTT, "raw aiomqtt"), (MQTT, TYPED)]
@@ -59,4 +71,26 @@ def test_bench_prints_one_row_per_variant() -> None:
         expected += [(RABBITMQ, "raw aio-pika"), (RABBITMQ, TYPED)]
     else:
         assert "bench: RabbitMQ rows left out: no RabbitMQ answers" in run.stdout
+    cores = len(os.sched_getaffinity(0))
+    expected += [
+        (SIGNUP, f"bound: {cores} cores ÷ one hash"),
+        (SIGNUP, "user-service Create"),
+        ("ValidateToken, 1 in flight", "at rest"),
+        ("ValidateToken, 1 in flight", "during the sign-up burst"),
+        (TOKENS, "ValidateToken RPC (user-service)"),
+        (TOKENS, "local verification (consignment-service's auth wrapper)"),
+        (
+            "sign-up → welcome email at SMTP, 20 at 50/s",
+            "Create OK → mail stored (bcrypt cost lowered to 4)",
+        ),
+        (RSS, "bare Python: import grpc, protobuf, nats"),
+        *((RSS, f"{s} after {when}") for s in SERVICES for when in ("start", "50 calls")),
+        (STARTUP, "cold (a new var directory)"),
+        (STARTUP, "warm (the same var directory again)"),
+    ]
     assert present == expected
+    report = results.read_text()
+    assert report.startswith("# Benchmark results")
+    assert "Versions: Python 3.11" in report
+    assert "faststream 0.7" in report
+    assert "\n".join(run.stdout.strip().splitlines()[-len(rows) - 2 :]) in report
