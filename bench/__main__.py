@@ -455,7 +455,7 @@ def service_sizes(args: argparse.Namespace) -> Sizes:
         rounds=args.rounds,
         signup_seconds=args.duration,
         signup_in_flight=args.concurrency,
-        token_calls=args.calls,
+        token_calls=args.token_calls,
         e2e_signups=args.signups,
         e2e_per_second=args.signup_rate,
         footprint_calls=args.footprint_calls,
@@ -547,6 +547,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--bcrypt-rounds", type=int, default=12, help="user-service's bcrypt cost (BCRYPT_ROUNDS)"
     )
+    parser.add_argument(
+        "--token-calls", type=int, default=1000, help="token checks per round and variant"
+    )
     parser.add_argument("--signups", type=int, default=1000, help="end-to-end sign-ups")
     parser.add_argument(
         "--signup-rate", type=float, default=100.0, help="end-to-end sign-ups a second"
@@ -572,6 +575,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.rounds, args.calls, args.messages, args.acked_messages = 1, 64, 50, 50
         args.duration, args.signups, args.signup_rate, args.footprint_calls = 1.0, 20, 50.0, 50
+        args.token_calls = 64
         args.bcrypt_rounds = 8
         if "--results" not in (argv if argv is not None else sys.argv):
             args.results = None

@@ -287,6 +287,20 @@ def bare_python() -> Iterator[int]:
         process.wait()
 
 
+FOOTPRINT_IN_FLIGHT = 16
+
+
+async def calls_in_flight(call: Callable[[], Awaitable[object]], count: int) -> None:
+    """`count` calls, FOOTPRINT_IN_FLIGHT at a time."""
+    left = iter(range(count))
+
+    async def worker() -> None:
+        for _ in left:
+            await call()
+
+    await asyncio.gather(*(worker() for _ in range(FOOTPRINT_IN_FLIGHT)))
+
+
 def typical_call(
     service: str, token: str, channel: grpc.aio.Channel
 ) -> Callable[[], Awaitable[object]]:
@@ -311,7 +325,8 @@ def typical_call(
 
 
 async def bench_footprint(stack: LocalStack, sizes: Sizes) -> list[Result]:
-    """Every service's RSS as it started, then after `footprint_calls` calls each."""
+    """Every service's RSS as it started, then after `footprint_calls` calls each
+    (FOOTPRINT_IN_FLIGHT at a time)."""
     name = "resident memory (RSS)"
     with bare_python() as pid:
         floor = Result(name, "bare Python: import grpc, protobuf, nats", True, unit="MiB")
@@ -324,9 +339,7 @@ async def bench_footprint(stack: LocalStack, sizes: Sizes) -> list[Result]:
     results = [floor]
     for service, pid in pids.items():
         async with grpc.aio.insecure_channel(stack.address(service)) as channel:
-            call = typical_call(service, token, channel)
-            for _ in range(sizes.footprint_calls):
-                await call()
+            await calls_in_flight(typical_call(service, token, channel), sizes.footprint_calls)
         started = Result(name, f"{service} after start", unit="MiB")
         started.add_value(at_start[service])
         used = Result(name, f"{service} after {sizes.footprint_calls:,} calls", unit="MiB")
