@@ -529,14 +529,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--acked-messages",
         type=int,
-        default=3000,
+        default=2000,
         help="messages per round on the brokers that acknowledge each (JetStream, MQTT, RabbitMQ)",
     )
     parser.add_argument(
         "--payload", type=int, default=0, help="event size in bytes (default: its natural size)"
     )
     parser.add_argument(
-        "--duration", type=float, default=6.0, help="seconds of each round's sign-up burst"
+        "--duration", type=float, default=5.0, help="seconds of each round's sign-up burst"
     )
     parser.add_argument(
         "--concurrency",
@@ -552,7 +552,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--signups", type=int, default=1000, help="end-to-end sign-ups")
     parser.add_argument(
-        "--signup-rate", type=float, default=100.0, help="end-to-end sign-ups a second"
+        "--signup-rate", type=float, default=30.0, help="end-to-end sign-ups a second"
     )
     parser.add_argument(
         "--footprint-calls", type=int, default=10000, help="calls to each service before its RSS"

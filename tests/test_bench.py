@@ -74,6 +74,7 @@ def test_bench_prints_one_row_per_variant(tmp_path: Path) -> None:
     cores = len(os.sched_getaffinity(0))
     expected += [
         (SIGNUP, f"bound: {cores} cores ÷ one hash"),
+        (SIGNUP, f"bcrypt alone: {cores} threads hashing in the bench process"),
         (SIGNUP, "user-service Create"),
         ("ValidateToken, 1 in flight", "at rest"),
         ("ValidateToken, 1 in flight", "during the sign-up burst"),
