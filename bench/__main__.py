@@ -524,8 +524,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per variant")
-    parser.add_argument("--calls", type=int, default=4000, help="unary calls per round")
-    parser.add_argument("--messages", type=int, default=20000, help="core NATS messages per round")
+    parser.add_argument("--calls", type=int, default=2000, help="unary calls per round")
+    parser.add_argument("--messages", type=int, default=10000, help="core NATS messages per round")
     parser.add_argument(
         "--acked-messages",
         type=int,
