@@ -9,6 +9,10 @@ node of the service through the selector, reuses one channel per node
 address, and has a deadline (the client's `timeout`, or `timeout=`). A
 failed call raises the `micro.errors` class of its status code.
 
+Each node's `protocol` metadata names the transport its address is for: a
+service on the NATS transport is called over NATS whatever the client's own
+transport (`options` says where NATS is).
+
 A call moves to another node only when the request cannot have reached the
 first one: its channel does not become ready (connection refused, say).
 Once a request is sent it is never sent again, whatever the status, as the
@@ -44,6 +48,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import cache
 from typing import Any, Literal, TypeVar, cast, get_args
 
@@ -83,6 +88,7 @@ class Client:
         interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
         connect_timeout: float = 1.0,
         attempts: int = 3,
+        options: Options | None = None,
     ) -> None:
         self.registry = registry
         self.selector = selector
@@ -95,7 +101,11 @@ class Client:
         call moves to another node."""
         self.attempts = attempts
         """How many nodes a call tries before it gives up."""
+        self.options = options or Options()
+        """Where the other transports a node may name are (NATS's URL)."""
         self._interceptors = tuple(interceptors)
+        self._transports: dict[str, Transport] = {}
+        """Transports other than `transport` that nodes named, made on first use."""
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._closed = False
 
@@ -119,11 +129,13 @@ class Client:
             options.client_timeout,
             transport=plugins.transport(options),
             interceptors=interceptors,
+            options=options,
         )
         try:
             yield client
         finally:
             await client.close()
+            await client.transport.close()
             await selector.close()
             if registry is None:
                 await own_registry.close()
@@ -140,19 +152,35 @@ class Client:
         return cast(S, _Stub(self, stub_class, service, filter))
 
     async def close(self) -> None:
-        """Close every channel; calls still running are cancelled."""
+        """Close every channel, and the transports nodes named; calls still
+        running are cancelled. The client's own `transport` stays open."""
         self._closed = True
         channels, self._channels = self._channels, {}
         for channel in channels.values():
             await channel.close()
+        transports, self._transports = self._transports, {}
+        for transport in transports.values():
+            await transport.close()
 
-    def _channel(self, address: str) -> grpc.aio.Channel:
+    def _channel(self, node: Node) -> grpc.aio.Channel:
         if self._closed:
             raise RuntimeError("the client is closed")
-        channel = self._channels.get(address)
+        channel = self._channels.get(node.address)
         if channel is None:
-            channel = self._channels[address] = self.transport.channel(address, self._interceptors)
+            transport = self._transport_of(node)
+            channel = transport.channel(node.address, self._interceptors)
+            self._channels[node.address] = channel
         return channel
+
+    def _transport_of(self, node: Node) -> Transport:
+        protocol = node.metadata.get("protocol", self.transport.name)
+        if protocol == self.transport.name:
+            return self.transport
+        transport = self._transports.get(protocol)
+        if transport is None:
+            transport = plugins.transport(replace(self.options, transport=protocol))
+            self._transports[protocol] = transport
+        return transport
 
     async def _reachable(self, channel: grpc.aio.Channel, deadline: float) -> bool:
         """Whether `channel` is ready, or becomes ready in time."""
@@ -295,7 +323,7 @@ class _Method:
         selector = client.selector
         unreachable: dict[str, str] = {}
         for _ in range(client.attempts):
-            channel = client._channel(node.address)
+            channel = client._channel(node)
             selector.call_started(node)
             try:
                 reachable = await client._reachable(channel, deadline)

@@ -5,11 +5,14 @@
 | `MICRO_REGISTRY`          | registry plugin: `nats`, `memory` (this service only), … | `nats`                  |
 | `MICRO_BROKER`            | broker plugin: `jetstream` (at least once), `nats` (at   | `jetstream`             |
 |                           | most once), `memory` (this service only), …              |                         |
-| `MICRO_TRANSPORT`         | transport plugin: `grpc`, …                              | `grpc`                  |
+| `MICRO_TRANSPORT`         | transport plugin: `grpc`, `nats` (request/reply on       | `grpc`                  |
+|                           | `micro.rpc.<service>.…`, no port of its own), …          |                         |
 | `MICRO_BROKER_ADDRESS`    | NATS URL for the broker and the NATS registry            | `NATS_URL`              |
 | `NATS_URL`                | the same, under the name NATS tools use                  | `nats://127.0.0.1:4222` |
 | `MICRO_SERVER_ADDRESS`    | host:port the gRPC server binds (port 0: any free)       | `127.0.0.1:0`           |
 | `MICRO_SERVER_ADVERTISE`  | host:port put in the registry, when not the bound        | the bound address       |
+| `MICRO_SERVER_ID`         | this instance's id: its registry node, its ADR-32 id,    | `<name>-<random uuid>`  |
+|                           | and over NATS its own health subject                     |                         |
 | `MICRO_TLS_CA`            | CA bundle (PEM file): clients verify servers with it; a  | none: no TLS            |
 |                           | server with a certificate then requires client ones      |                         |
 | `MICRO_TLS_CERT`          | this process's certificate chain (PEM file): a server    | none                    |
@@ -104,6 +107,7 @@ class Options:
     nats_url: str = DEFAULT_NATS_URL
     server_address: str = "127.0.0.1:0"
     advertise: str | None = None
+    server_id: str | None = None
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -125,6 +129,7 @@ class Options:
             nats_url=env.get("MICRO_BROKER_ADDRESS") or env.get("NATS_URL") or DEFAULT_NATS_URL,
             server_address=env.get("MICRO_SERVER_ADDRESS") or cls.server_address,
             advertise=env.get("MICRO_SERVER_ADVERTISE") or None,
+            server_id=env.get("MICRO_SERVER_ID", "").strip() or None,
             tls_ca=env.get("MICRO_TLS_CA") or None,
             tls_cert=env.get("MICRO_TLS_CERT") or None,
             tls_key=env.get("MICRO_TLS_KEY") or None,

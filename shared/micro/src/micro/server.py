@@ -26,8 +26,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-un
 from grpc_health.v1.health import aio as health_aio  # type: ignore[import-untyped]
 from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 
-from micro.transport import GrpcTransport, Transport
-from micro.wrappers import ErrorInterceptor, MethodHandler, wrap_handler
+from micro.services_api import EndpointStats
+from micro.transport import GrpcTransport, RpcServer, Transport
+from micro.wrappers import ErrorInterceptor, MethodHandler, counted, wrap_handler
 
 S = TypeVar("S")
 
@@ -41,16 +42,26 @@ class Server:
         address: str = "127.0.0.1:0",
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         transport: Transport | None = None,
+        *,
+        service: str = "server",
+        instance: str = "server",
     ) -> None:
         self.bind = address
         """host:port to listen on; port 0 picks a free port."""
         self.address = ""
-        """host:port actually bound, once started."""
-        self.transport = transport or GrpcTransport()
+        """Where clients reach it, once started: the host:port bound (gRPC),
+        or its subjects' prefix (NATS)."""
+        self.service = service
+        """The service's name and this instance's id: what a NATS server subscribes by."""
+        self.instance = instance
+        self.transport: Transport = transport or GrpcTransport()
         """Listens for the server: in the clear, or with TLS."""
         self._interceptors = tuple(interceptors)
         self._services: dict[str, dict[str, MethodHandler]] = {}
-        self._server: grpc.aio.Server | None = None
+        self.stats: dict[str, EndpointStats] = {}
+        """Each handled method's calls, by full name ("/pkg.Service/Method"):
+        what the services API's STATS answers, over either transport."""
+        self._server: RpcServer | None = None
         self._health: Any = None
 
     def wrap(self, interceptor: grpc.aio.ServerInterceptor) -> None:
@@ -75,6 +86,9 @@ class Server:
                 method: wrap_handler(f"/{name}/{method}", handler)
                 for method, handler in handlers.items()
             }
+            self.stats.update(
+                (f"/{name}/{method}", EndpointStats(f"{name}/{method}")) for method in handlers
+            )
 
     @property
     def service_names(self) -> tuple[str, ...]:
@@ -90,8 +104,8 @@ class Server:
         """Listen, and return the bound host:port. Health says NOT_SERVING
         until `set_serving(True)`."""
         self._health = health_aio.HealthServicer()
-        server = grpc.aio.server(interceptors=self._all_interceptors())
-        for name, handlers in self._services.items():
+        server = self.transport.server(self._all_interceptors(), self.service, self.instance)
+        for name, handlers in self._served().items():
             server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
             server.add_registered_method_handlers(name, handlers)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -99,12 +113,11 @@ class Server:
         reflection.enable_server_reflection(
             (*self._services, health_name, reflection.SERVICE_NAME), server
         )
-        port = self.transport.listen(server, self.bind)
+        address = self.transport.listen(server, self.bind)
         self._server = server
         await self.set_serving(False)
         await server.start()
-        host = self.bind.rpartition(":")[0]
-        self.address = f"{host}:{port}"
+        self.address = address
         return self.address
 
     async def set_serving(self, serving: bool) -> None:
@@ -121,6 +134,16 @@ class Server:
         await self.set_serving(False)
         await server.stop(grace)
 
+    def _served(self) -> dict[str, dict[str, MethodHandler]]:
+        """The handlers the server is given: with wrappers, the outermost one
+        counts the calls; without, each handler counts its own."""
+        if self._interceptors:
+            return self._services
+        return {
+            name: {m: counted(h, self.stats[f"/{name}/{m}"]) for m, h in methods.items()}
+            for name, methods in self._services.items()
+        }
+
     def _all_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
         if not self._interceptors:
             return []
@@ -129,7 +152,7 @@ class Server:
             for name, methods in self._services.items()
             for m, handler in methods.items()
         }
-        return [ErrorInterceptor(by_method), *self._interceptors]
+        return [ErrorInterceptor(by_method, self.stats), *self._interceptors]
 
 
 class _Recorder:

@@ -11,9 +11,10 @@
 
 `start()` runs, in order: before-start hooks, the server listens, the broker
 connects, subscribers attach, outbox relays start, the service registers (and
-re-registers every `register_interval`, with `register_ttl`), health turns
+re-registers every `register_interval`, with `register_ttl`), it answers the
+NATS services API (`micro.services_api`) when it has a NATS, health turns
 SERVING, after-start hooks. `stop()` undoes it: before-stop hooks, health
-NOT_SERVING, deregister, stop taking new work and wait for in-flight RPCs and
+NOT_SERVING, deregister, the services API stops, stop taking new work and wait for in-flight RPCs and
 event handlers (at most `shutdown_timeout`), close the server, stop the
 outbox relays (what they had not sent yet stays in the outbox for the next
 start), disconnect the broker, close the registry and the client's channels,
@@ -32,16 +33,20 @@ from typing import Any, Literal, TypedDict, TypeVar, cast
 
 import grpc.aio
 from google.protobuf.message import Message as ProtoMessage
+from nats.aio.client import Client as NatsClient
 
 from micro import plugins
 from micro.broker import Broker, Subscription
 from micro.client import Client
 from micro.config import Options
+from micro.nats_client import connect
+from micro.nats_transport import NatsTransport, method_subject
 from micro.outbox import Outbox, OutboxRelay
 from micro.pubsub import Publisher, Subscriber
 from micro.registry import Node, Registry, ServiceRecord
 from micro.selector import Selector, Strategy
 from micro.server import Server
+from micro.services_api import Endpoint, Identity, ServicesApi
 from micro.tasks import Tasks
 from micro.transport import Transport
 
@@ -53,6 +58,8 @@ Hook = TypeVar("Hook", bound=Callable[[], Awaitable[None]])
 EventHandler = TypeVar("EventHandler", bound=Callable[..., Awaitable[None]])
 Stage = Literal["before_start", "after_start", "before_stop", "after_stop"]
 
+NATS_BROKERS = ("nats", "jetstream")
+"""Brokers that mean a NATS server is there for the services API."""
 HEALTH_INTERVAL = 1.0
 """Seconds between two looks at the dependencies a service's health follows."""
 
@@ -94,18 +101,28 @@ class Service:
         self.name = name
         self.version = version
         self.options = options = options or Options.from_env()
-        self.id = f"{name}-{uuid.uuid4()}"
+        self.id = options.server_id or f"{name}-{uuid.uuid4()}"
         self._owns_registry = registry is None
         self.registry = registry or plugins.registry(options)
         self._owns_broker = broker is None
         self.broker = broker or plugins.broker(options)
         self._owns_selector = selector is None
         self.selector = selector or Selector(self.registry, cast(Strategy, options.selector))
+        self._owns_transport = transport is None
         self.transport = transport or plugins.transport(options)
         self.client = Client(
-            self.registry, self.selector, options.client_timeout, transport=self.transport
+            self.registry,
+            self.selector,
+            options.client_timeout,
+            transport=self.transport,
+            options=options,
         )
-        self.server = Server(options.server_address, interceptors, self.transport)
+        self.server = Server(
+            options.server_address, interceptors, self.transport, service=name, instance=self.id
+        )
+        self._services_api: ServicesApi | None = None
+        self._services_api_nc: NatsClient | None = None
+        """The services API's own NATS connection, when the transport has none."""
         self._subscribers: list[Subscriber[Any]] = []
         self._subscriptions: list[Subscription] = []
         self._relays: list[OutboxRelay] = []
@@ -204,6 +221,7 @@ class Service:
             self._record = self._make_record()
             await self.registry.register(self._record, self.options.register_ttl)
             self._tasks.spawn(self._keep_registered(self._record), name="registry heartbeat")
+            await self._start_services_api(self._record.nodes[0])
             await self.server.set_serving(True)
             if self._subscribers:
                 self._dependencies.setdefault(f"broker {self.broker.name}", self._broker_up)
@@ -261,6 +279,8 @@ class Service:
         await self._tasks.aclose()
         if self._record is not None:
             await self._attempt("deregister", self.registry.deregister(self._record))
+        if self._services_api is not None:
+            await self._attempt("services api", self._services_api.stop())
         await asyncio.gather(
             self._attempt("server stop", self.server.stop(self.options.shutdown_timeout)),
             self._attempt("unsubscribe", self._unsubscribe_all()),
@@ -268,10 +288,14 @@ class Service:
         await self._relaying.aclose()
         if self._owns_broker:
             await self._attempt("broker disconnect", self.broker.disconnect())
+        if self._services_api_nc is not None:
+            await self._attempt("services api disconnect", self._services_api_nc.close())
         await self._close_clients()
 
     async def _close_clients(self) -> None:
         await self._attempt("client close", self.client.close())
+        if self._owns_transport:
+            await self._attempt("transport close", self.transport.close())
         if self._owns_selector:
             await self._attempt("selector close", self.selector.close())
         if self._owns_registry:
@@ -316,9 +340,12 @@ class Service:
                 logger.warning("%s: re-registering failed: %s", self.name, e)
 
     def _make_record(self) -> ServiceRecord:
+        address = self.server.address
+        if _is_host_port(address):
+            address = self.options.advertise or _dialable(address)
         node = Node(
             id=self.id,
-            address=self.options.advertise or _dialable(self.server.address),
+            address=address,
             metadata={
                 **self.options.metadata,
                 "version": self.version,
@@ -326,6 +353,30 @@ class Service:
             },
         )
         return ServiceRecord(self.name, self.version, (node,), self.server.endpoints)
+
+    async def _start_services_api(self, node: Node) -> None:
+        """Answer the NATS services API, on the transport's NATS connection, or
+        else on one of its own when the registry or the broker is NATS-based;
+        with neither (memory, etcd, MQTT ...), there is no NATS to answer on."""
+        if isinstance(self.transport, NatsTransport):
+            nc = await self.transport.connection()
+            endpoints = [
+                Endpoint(stats, method_subject(node.address, method), self.name)
+                for method, stats in self.server.stats.items()
+            ]
+            metadata = {"protocol": self.transport.name}
+        elif self.registry.name == "nats" or self.broker.name in NATS_BROKERS:
+            nc = self._services_api_nc = await connect(
+                self.options.nats_url, f"{self.name} services api"
+            )
+            endpoints = [Endpoint(stats) for stats in self.server.stats.values()]
+            metadata = {"protocol": self.transport.name, "grpc_address": node.address}
+        else:
+            logger.info("%s: no NATS in use: the NATS services API is not answered", self.name)
+            return
+        identity = Identity(self.name, self.version, self.id, metadata)
+        self._services_api = ServicesApi(identity, endpoints)
+        await self._services_api.start(nc)
 
     def _add_hook(self, stage: Stage, hook: Hook) -> Hook:
         self._hooks[stage].append(hook)
@@ -348,6 +399,11 @@ async def _ask(is_up: Callable[[], Awaitable[bool]]) -> bool:
             return await is_up()
     except Exception:  # a check that fails or hangs says "down"
         return False
+
+
+def _is_host_port(address: str) -> bool:
+    """Whether `address` is a host:port (a NATS node's is a subject prefix)."""
+    return ":" in address
 
 
 def _dialable(address: str) -> str:

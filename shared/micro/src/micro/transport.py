@@ -1,12 +1,16 @@
-"""How RPCs travel: the channel a client dials and the port a server listens on.
+"""How RPCs travel: the channel a client dials and the server that answers.
 
     transport = GrpcTransport()                                    # plain TCP
     transport = GrpcTransport(Tls(ca=ca_pem, cert=cert_pem, key=key_pem))  # TLS
+    transport = NatsTransport("nats://127.0.0.1:4222")             # micro.nats_transport
 
 A `Transport` is the client's one seam below the stubs, as httpx's
 transport is: `channel(address)` returns what generated stubs call, so a
 test or another kind of transport swaps it without touching the client.
-The server asks the same transport to listen, so both ends agree on TLS.
+The server asks the same transport for the server its servicers are added
+to (grpc.aio's, or one of the same shape) and to listen, so both ends agree
+on TLS, or on NATS. A node's `protocol` metadata names the transport its
+address is for.
 
 With TLS, a client verifies servers against `ca`, and presents `cert` (with
 `key`) when it has one: mutual TLS. A server serves with `cert` and `key`,
@@ -18,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 import grpc.aio
@@ -33,18 +37,41 @@ CHANNEL_OPTIONS = [
 ]
 
 
+class RpcServer(Protocol):
+    """The part of `grpc.aio.Server` a `micro.server.Server` uses."""
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None: ...
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: dict[str, Any]
+    ) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self, grace: float | None) -> Any: ...
+
+
 class Transport(Protocol):
     name: str
-    """Short name used in messages, e.g. "grpc"."""
+    """Short name used in messages and in a node's `protocol`, e.g. "grpc"."""
 
-    def channel(
-        self, address: str, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()
-    ) -> grpc.aio.Channel:
-        """A channel to the server at host:port `address`."""
+    def channel(self, address: str, interceptors: Sequence[grpc.aio.ClientInterceptor] = ()) -> Any:
+        """What generated stubs call, to the server at `address` (host:port for gRPC)."""
         ...
 
-    def listen(self, server: grpc.aio.Server, address: str) -> int:
-        """Add a port for `address` to `server`; returns the port bound."""
+    def server(
+        self, interceptors: Sequence[grpc.aio.ServerInterceptor], service: str, instance: str
+    ) -> RpcServer:
+        """A server for instance `instance` of `service`, running `interceptors`."""
+        ...
+
+    def listen(self, server: Any, address: str) -> str:
+        """Make `server` (from `server()`) take calls at `address`; returns the
+        address clients reach it at (for gRPC, host:port with the port bound)."""
+        ...
+
+    async def close(self) -> None:
+        """Close what the transport holds open (channels are closed by their users)."""
         ...
 
 
@@ -86,7 +113,12 @@ class GrpcTransport:
             address, credentials, options=CHANNEL_OPTIONS, interceptors=chain
         )
 
-    def listen(self, server: grpc.aio.Server, address: str) -> int:
+    def server(
+        self, interceptors: Sequence[grpc.aio.ServerInterceptor], service: str, instance: str
+    ) -> grpc.aio.Server:
+        return grpc.aio.server(interceptors=list(interceptors) or None)
+
+    def listen(self, server: grpc.aio.Server, address: str) -> str:
         tls = self.tls
         try:
             if tls is None or tls.cert is None or tls.key is None:
@@ -102,7 +134,10 @@ class GrpcTransport:
             raise OSError(f"gRPC server cannot listen on {address}: {e}") from e
         if port == 0:
             raise OSError(f"gRPC server cannot listen on {address} (address in use?)")
-        return port
+        return f"{address.rpartition(':')[0]}:{port}"
+
+    async def close(self) -> None:
+        """Nothing to close: each client closes its channels."""
 
 
 def from_options(options: Options) -> GrpcTransport:

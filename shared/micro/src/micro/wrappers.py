@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple, TypeAlias
@@ -28,6 +29,7 @@ from google.protobuf.message import Message as ProtoMessage
 from grpc_status import rpc_status
 
 from micro.errors import Internal, InvalidArgument, MicroError
+from micro.services_api import EndpointStats
 
 logger = logging.getLogger("micro.server")
 
@@ -134,9 +136,20 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     wraps the handler they return (which may be a new one) in the mapping.
     """
 
-    def __init__(self, handlers: Mapping[str, MethodHandler]) -> None:
+    def __init__(
+        self,
+        handlers: Mapping[str, MethodHandler],
+        stats: Mapping[str, EndpointStats] | None = None,
+    ) -> None:
         self._handlers = handlers
         """The server's own handlers by full method name, already wrapped."""
+        self._stats = stats or {}
+        """Where each method's calls are counted, as the outermost layer sees them."""
+        self._counted = {
+            method: counted(handler, self._stats[method])
+            for method, handler in handlers.items()
+            if method in self._stats
+        }
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -145,13 +158,21 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         try:
             handler = await continuation(handler_call_details)
         except MicroError as error:
-            return self._rejecting(method, error)
+            return self._count(method, self._rejecting(method, error))
         except Exception:
             logger.exception("%s: an interceptor failed", method)
-            return self._rejecting(method, None)
-        if handler is None or handler is self._handlers.get(method):
+            return self._count(method, self._rejecting(method, None))
+        if handler is None:
+            return None
+        if handler is self._handlers.get(method):
+            return self._counted.get(method, handler)
+        return self._count(method, wrap_handler(method, handler))
+
+    def _count(self, method: str, handler: MethodHandler | None) -> MethodHandler | None:
+        stats = self._stats.get(method)
+        if handler is None or stats is None:
             return handler
-        return wrap_handler(method, handler)
+        return counted(handler, stats)
 
     def _rejecting(self, method: str, error: MicroError | None) -> MethodHandler | None:
         """A handler that answers with `error` (INTERNAL when None)."""
@@ -164,6 +185,37 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
         factory = _FACTORIES[handler.request_streaming, handler.response_streaming]
         return factory(reject, None, None)
+
+
+def counted(handler: MethodHandler, stats: EndpointStats) -> MethodHandler:
+    """`handler`, its calls counted in `stats` (the services API's STATS):
+    each one, its time, and those that end in an error. Streaming responses
+    are not counted."""
+    behavior, factory = _behavior_of(handler)
+    if not inspect.iscoroutinefunction(behavior):
+        return handler
+
+    async def counting(request: Any, context: Context) -> Any:
+        started = time.perf_counter_ns()
+        try:
+            response = await behavior(request, context)
+        except BaseException:
+            stats.record(time.perf_counter_ns() - started, _error_of(context))
+            raise
+        stats.record(time.perf_counter_ns() - started, None)
+        return response
+
+    return factory(
+        counting,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _error_of(context: Context) -> str:
+    code = context.code()
+    name = code.name if isinstance(code, grpc.StatusCode) else "CANCELLED"
+    return f"{name}: {context.details() or ''}".rstrip(": ")
 
 
 async def abort(context: Context, error: MicroError) -> None:
