@@ -13,7 +13,7 @@
 A `MemoryStack` is a fresh memory registry and memory broker that only its
 own services share: two stacks in one process never see each other. The
 contract tests every broker and registry passes are here too, for plugin
-packages to subclass: `BrokerContract` and `RegistryContract`.
+packages to subclass: `BrokerContract`, `RegistryContract` and `TransportContract`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 from micro.testing.broker_contract import AtLeastOnceContract, BrokerContract
 from micro.testing.memory import MemoryStack
 from micro.testing.registry_contract import RegistryContract
+from micro.testing.transport_contract import TransportContract
 from micro.testing.waiting import eventually, first_success
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "BrokerContract",
     "MemoryStack",
     "RegistryContract",
+    "TransportContract",
     "eventually",
     "first_success",
 ]

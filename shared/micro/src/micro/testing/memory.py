@@ -32,7 +32,7 @@ class MemoryStack:
         self.registry = MemoryRegistry()
         self.broker = MemoryBroker()
         self.selector = Selector(self.registry)
-        self.client = Client(self.registry, self.selector, options.client_timeout)
+        self.client = Client(self.registry, self.selector, options.client_timeout, options=options)
         self._started: list[Service] = []
 
     @property
