@@ -18,6 +18,7 @@ from shippy.user.v1 import user_pb2
 
 from .backends import Stack
 
+SAMPLE_CONSIGNMENT = Path(__file__).resolve().parents[2] / "consignment.json"
 BIN = Path(sys.executable).parent
 """Where `make install` puts the CLIs: beside this Python."""
 CLI_TIMEOUT = 30.0
@@ -118,3 +119,31 @@ def succeeded(run: CliRun) -> CliRun:
 wait_until = eventually
 """`await wait_until(condition, within=..., waiting_for=...)`: the core's
 `micro.testing.eventually`, under the name these tests have used."""
+
+
+def sign_up_get_the_welcome_email_log_in_and_ship(stack: Stack) -> None:
+    """The README's journey through the CLIs, on whatever stack `stack` is."""
+    email, password = unique_email("grace"), new_password()
+
+    created = run_cli(
+        stack,
+        "user-cli", "create",
+        "--name", "Grace Hopper", "--email", email, "--company", "Harvard Mark I",
+        "--password-stdin",
+        stdin=password,
+    )  # fmt: skip
+    assert succeeded(created).stdout.startswith("created user ")
+    welcome = stack.wait_for_mail(to=email)
+    assert welcome["Subject"] == "Welcome to Shippy, Grace Hopper"
+
+    login = run_cli(
+        stack, "user-cli", "login", "--email", email, "--password-stdin", stdin=password
+    )
+    token = succeeded(login).stdout.strip()
+    shipped = run_cli(
+        stack, "consignment-cli", "create", str(SAMPLE_CONSIGNMENT), "--token", token, "--json"
+    )
+    consignment = succeeded(shipped).json()["consignment"]
+    assert consignment["vesselId"], "the consignment was not put on a vessel"
+    listed = run_cli(stack, "consignment-cli", "list", "--token", token, "--json")
+    assert [c["id"] for c in succeeded(listed).json()["consignments"]] == [consignment["id"]]

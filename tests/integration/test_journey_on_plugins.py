@@ -6,7 +6,6 @@ starts it with those variables; the CLIs find the services through etcd."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 import pytest
 from devstack.mosquitto import MISSING, mosquitto_binary
@@ -15,9 +14,7 @@ from devstack.stack import LocalStack
 from devstack.unprivileged import scratch_dir
 
 from .backends import CAPABILITIES, LocalBackend, Stack, cli_env
-from .helpers import new_password, run_cli, succeeded, unique_email
-
-SAMPLE_CONSIGNMENT = Path(__file__).resolve().parents[2] / "consignment.json"
+from .helpers import sign_up_get_the_welcome_email_log_in_and_ship
 
 
 class PluginBackend(LocalBackend):
@@ -55,27 +52,4 @@ def test_the_services_run_on_mqtt_and_etcd(stack: PluginBackend) -> None:
 
 
 def test_sign_up_get_the_welcome_email_log_in_and_ship(stack: Stack) -> None:
-    email, password = unique_email("grace"), new_password()
-
-    created = run_cli(
-        stack,
-        "user-cli", "create",
-        "--name", "Grace Hopper", "--email", email, "--company", "Harvard Mark I",
-        "--password-stdin",
-        stdin=password,
-    )  # fmt: skip
-    assert succeeded(created).stdout.startswith("created user ")
-    welcome = stack.wait_for_mail(to=email)  # user.created went over MQTT
-    assert welcome["Subject"] == "Welcome to Shippy, Grace Hopper"
-
-    login = run_cli(
-        stack, "user-cli", "login", "--email", email, "--password-stdin", stdin=password
-    )
-    token = succeeded(login).stdout.strip()
-    shipped = run_cli(
-        stack, "consignment-cli", "create", str(SAMPLE_CONSIGNMENT), "--token", token, "--json"
-    )
-    consignment = succeeded(shipped).json()["consignment"]
-    assert consignment["vesselId"], "the consignment was not put on a vessel"
-    listed = run_cli(stack, "consignment-cli", "list", "--token", token, "--json")
-    assert [c["id"] for c in succeeded(listed).json()["consignments"]] == [consignment["id"]]
+    sign_up_get_the_welcome_email_log_in_and_ship(stack)  # user.created goes over MQTT

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shippy_kit.health_probe import check
+from shippy_kit.health_probe import check, check_nats
 
 from devstack.console import Console
 from devstack.leftovers import forget
@@ -24,6 +24,8 @@ class ServiceSpec:
     """Its console script in the virtualenv, e.g. `user-service`."""
     database: str
     """The database it owns: each service owns its data."""
+    service: str = ""
+    """Its name in the registry, e.g. `shippy.user`."""
     needs_jwt_secret: bool = False
     needs_smtp: bool = False
 
@@ -31,10 +33,10 @@ class ServiceSpec:
 CATALOG: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
-        ServiceSpec("vessel-service", "shippy_vessel"),
-        ServiceSpec("user-service", "shippy_user", needs_jwt_secret=True),
-        ServiceSpec("email-service", "shippy_email", needs_smtp=True),
-        ServiceSpec("consignment-service", "shippy_consignment"),
+        ServiceSpec("vessel-service", "shippy_vessel", "shippy.vessel"),
+        ServiceSpec("user-service", "shippy_user", "shippy.user", needs_jwt_secret=True),
+        ServiceSpec("email-service", "shippy_email", "shippy.email", needs_smtp=True),
+        ServiceSpec("consignment-service", "shippy_consignment", "shippy.consignment"),
     )
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(CATALOG)
@@ -56,7 +58,10 @@ class ServiceProcess:
     executable: Path
     env: Mapping[str, str]
     address: str
-    """host:port its gRPC server binds (MICRO_SERVER_ADDRESS)."""
+    """host:port its gRPC server binds (MICRO_SERVER_ADDRESS); on the NATS
+    transport, the instance's own NATS address (its health subject's prefix)."""
+    nats_url: str | None = None
+    """On the NATS transport: the NATS its health is asked on."""
     console: Console | None = None
     on_exit: Callable[[ServiceProcess], None] | None = None
     """Called from the output thread when the process ends on its own."""
@@ -98,7 +103,8 @@ class ServiceProcess:
     def wait_until_serving(
         self, timeout: float, still_running: Callable[[], bool] | None = None
     ) -> None:
-        """Return once it reports SERVING through grpc.health.v1; raise
+        """Return once it reports SERVING through grpc.health.v1 (over gRPC or
+        NATS, as its transport is); raise
         NotServing if `still_running()` (default: this process runs) turns
         false or `timeout` passes first."""
         running = still_running or (lambda: self.running)
@@ -106,6 +112,8 @@ class ServiceProcess:
         def serving() -> bool:
             if not running():
                 raise NotServing(f"{self.label} exited")
+            if self.nats_url is not None:
+                return check_nats(self.nats_url, self.address, HEALTH_CHECK_TIMEOUT) is None
             return check(self.address, timeout=HEALTH_CHECK_TIMEOUT) is None
 
         try:

@@ -11,6 +11,9 @@
 | `JWT_PRIVATE_KEY_FILE` | user-service signs tokens with this Ed25519 key (PEM) | a key pair made once and kept in var/: `jwt-private.pem` (mode 0600) and `jwt-public.json` |
 | `JWT_PUBLIC_KEYS_FILE` | the JWKS file every service checks tokens with        | var/jwt-public.json, holding the private key's public key |
 
+`MICRO_TRANSPORT=nats` runs every service on the NATS transport (RPC as NATS
+request/reply, no gRPC port; devstack then asks each instance's health over NATS).
+
 With a plugin chosen (`MICRO_BROKER=mqtt|rabbitmq`, `MICRO_REGISTRY=etcd`), its server too:
 
 | variable       | when it answers | when nothing answers there                                  |
@@ -68,6 +71,8 @@ class StackSettings:
     """The MICRO_BROKER the services get."""
     registry: str = "nats"
     """The MICRO_REGISTRY the services get."""
+    transport: str = "grpc"
+    """The MICRO_TRANSPORT the services get."""
     mqtt_url: str | None = None
     """With broker "mqtt": an MQTT server to use; None: start our own Mosquitto."""
     mqtt_port: int = 0
@@ -101,7 +106,8 @@ def _plugin_servers(environ: Mapping[str, str]) -> dict[str, Any]:
     """The plugins' settings: the chosen ones' servers, reused when they answer."""
     broker = environ.get("MICRO_BROKER", "").strip() or "jetstream"
     registry = environ.get("MICRO_REGISTRY", "").strip() or "nats"
-    chosen: dict[str, Any] = {"broker": broker, "registry": registry}
+    transport = environ.get("MICRO_TRANSPORT", "").strip() or "grpc"
+    chosen: dict[str, Any] = {"broker": broker, "registry": registry, "transport": transport}
     if broker == "mqtt":
         url = environ.get("MQTT_URL", "").strip() or DEFAULT_MQTT_URL
         chosen["mqtt_url"], chosen["mqtt_port"] = _reused("MQTT_URL", url, 1883)

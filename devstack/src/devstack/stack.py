@@ -27,10 +27,13 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from micro.nats_transport import instance_address
 from shippy_kit.tokens import kept_key_pair
 
 from devstack.console import Console
@@ -56,7 +59,13 @@ from devstack.state import record_port, stable_port
 log = logging.getLogger("devstack")
 
 # Derived per instance: never inherited from our own environment.
-DERIVED = ("NATS_URL", "MICRO_BROKER_ADDRESS", "MICRO_SERVER_ADDRESS", "MICRO_SERVER_ADVERTISE")
+DERIVED = (
+    "NATS_URL",
+    "MICRO_BROKER_ADDRESS",
+    "MICRO_SERVER_ADDRESS",
+    "MICRO_SERVER_ADVERTISE",
+    "MICRO_SERVER_ID",
+)
 
 
 class StackError(RuntimeError):
@@ -158,8 +167,8 @@ class LocalStack:
                 index=len(instances),
                 executable=self._executable(name),
                 env=instance_env,
-                address=instance_env["MICRO_SERVER_ADDRESS"],
                 console=self.console,
+                **self._health_address(spec, instance_env),
                 on_exit=self._exited,
             )
             instances.append(instance)
@@ -383,12 +392,20 @@ class LocalStack:
             self.smtp.mail_dir,
         )
 
+    def _health_address(self, spec: ServiceSpec, env: Mapping[str, str]) -> dict[str, Any]:
+        """Where an instance's health is asked: its gRPC server, or its NATS subject."""
+        if env["MICRO_TRANSPORT"] != "nats":
+            return {"address": env["MICRO_SERVER_ADDRESS"]}
+        address = instance_address(spec.service, env["MICRO_SERVER_ID"])
+        return {"address": address, "nats_url": self.nats_url}
+
     def _service_env(self, name: str, extra: Mapping[str, str]) -> dict[str, str]:
         spec = CATALOG[name]
         inherited = {k: v for k, v in os.environ.items() if k not in DERIVED}
         env = {
             "MICRO_REGISTRY": self.settings.registry,
             "MICRO_BROKER": self.settings.broker,  # jetstream: at least once, no welcome email lost
+            "MICRO_TRANSPORT": self.settings.transport,
             **inherited,
             "PYTHONUNBUFFERED": "1",
             **self.env,
@@ -397,6 +414,7 @@ class LocalStack:
             **({"MQTT_URL": self.mqtt_url} if self.mqtt_url else {}),
             **({"ETCD_URL": self.etcd_url} if self.etcd_url else {}),
             "MICRO_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+            "MICRO_SERVER_ID": f"{spec.service}-{uuid.uuid4().hex[:12]}",
             "DATABASE_URL": self._databases[name],
         }
         env["JWT_PUBLIC_KEYS_FILE"] = str(self.jwt_public_keys_file)  # public: for every service

@@ -65,7 +65,7 @@ class Probe:
 
 def add_probe_to_server(probe: Probe, server: Any) -> None:
     """What a generated `add_..._to_server` does, for `Probe` (raw bytes, no protobuf)."""
-    handlers = {"Call": grpc.unary_unary_rpc_method_handler(probe.Call)}
+    handlers: dict[str, Any] = {"Call": grpc.unary_unary_rpc_method_handler(probe.Call)}
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_registered_method_handlers(SERVICE, handlers)
 
