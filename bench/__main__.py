@@ -82,8 +82,10 @@ from bench.echo import (
     JS_TOPIC_RAW,
     JS_TOPIC_TYPED,
     MQTT_TOPIC_RAW,
+    RAW_RPC_SUBJECT,
     SENT_HEADER,
     SERVICE,
+    SERVICE_ON_NATS,
     TOPIC_FASTSTREAM,
     TOPIC_RAW,
     TOPIC_TYPED,
@@ -149,6 +151,42 @@ async def bench_rpc(
                 seconds, latencies = await run_calls(call, calls, in_flight)
                 result.add(len(latencies), seconds, latencies)
     return [raw_result, micro_result]
+
+
+async def bench_rpc_over_nats(
+    nats_url: str, calls: int, rounds: int, in_flight: int
+) -> list[Result]:
+    """Unary calls over the NATS transport against raw nats-py request/reply
+    (and micro over gRPC), interleaved; the reference is raw nats-py."""
+    benchmark = f"unary RPC over NATS, {in_flight} in flight"
+    results = {
+        "raw": Result(benchmark, "raw nats-py request/reply", True),
+        "nats": Result(benchmark, "micro client by name, NATS transport", False),
+        "grpc": Result(benchmark, "micro client by name, gRPC transport", False),
+    }
+    options = Options(registry="nats", nats_url=nats_url)
+    nc = await nats.connect(nats_url)
+    try:
+        async with Client.connect(options) as client:
+
+            async def raw(request: user_pb2.GetRequest) -> user_pb2.GetResponse:
+                reply = await nc.request(RAW_RPC_SUBJECT, request.SerializeToString(), timeout=5)
+                return user_pb2.GetResponse.FromString(reply.data)
+
+            calling: dict[str, Call] = {
+                "raw": raw,
+                "nats": client.stub(user_pb2_grpc.UserServiceStub, SERVICE_ON_NATS).Get,
+                "grpc": client.stub(user_pb2_grpc.UserServiceStub, SERVICE).Get,
+            }
+            for call in calling.values():  # warm up connections and caches
+                await run_calls(call, min(calls, 200), min(in_flight, 8))
+            for _ in range(rounds):
+                for name, call in calling.items():
+                    seconds, latencies = await run_calls(call, calls, in_flight)
+                    results[name].add(len(latencies), seconds, latencies)
+    finally:
+        await nc.close()
+    return list(results.values())
 
 
 async def control(nc: Nats, **command: object) -> dict[str, object]:
@@ -282,7 +320,7 @@ async def bench_mqtt(nc: Nats, mqtt_url: str, messages: int, rounds: int) -> lis
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.UserProperty = list(sent_now().items())
         await client.publish(
-            MQTT_TOPIC_RAW, EVENT.SerializeToString(), qos=1, properties=properties
+            MQTT_TOPIC_RAW, RAW_RPC_SUBJECT, EVENT.SerializeToString(), qos=1, properties=properties
         )
 
     variants = [
@@ -337,6 +375,7 @@ async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> list[R
     for in_flight in (1, 64) if "rpc" in args.only else ():
         calls = max(in_flight, args.calls // in_flight * in_flight)
         results += await bench_rpc(urls.nats, raw_port, calls, args.rounds, in_flight)
+        results += await bench_rpc_over_nats(urls.nats, calls, args.rounds, in_flight)
     nc = await nats.connect(urls.nats)
     faststream = FastStreamBroker(urls.nats, logger=None, apply_types=False)
     try:

@@ -13,6 +13,10 @@ from nats.aio.msg import Msg
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 
 SERVICE = "bench.user"
+SERVICE_ON_NATS = "bench.user-nats"
+"""The same servicer, in a Service on the NATS transport."""
+RAW_RPC_SUBJECT = "bench.rpc.raw"
+"""Where a plain nats-py responder answers GetRequests, the reference for the NATS transport."""
 TOPIC_TYPED = "bench.typed"
 TOPIC_RAW = "bench.raw"
 TOPIC_FASTSTREAM = "bench.faststream"

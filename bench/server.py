@@ -2,8 +2,10 @@
 
     python -m bench.server NATS_URL RAW_PORT [--mqtt MQTT_URL] [--rabbitmq AMQP_URL EXCHANGE]
 
-Serves the same servicer twice: through the micro core (registered over NATS,
-wrappers on) and on a plain grpc.aio server at RAW_PORT. It also subscribes
+Serves the same servicer four ways: through the micro core on gRPC (registered
+over NATS, wrappers on), through the micro core on the NATS transport, on a
+plain grpc.aio server at RAW_PORT, and as a plain nats-py request/reply
+responder (on RAW_RPC_SUBJECT, decoding and encoding the protobufs itself). It also subscribes
 to the pub/sub topics twice per broker: a typed micro Subscriber (on the
 Service's NATS broker, or attached to a JetStreamBroker / MqttBroker /
 RabbitMqBroker as a Service with that broker would) and a raw one (nats-py,
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import aio_pika
@@ -35,7 +38,7 @@ from micro_rabbitmq import RabbitMqBroker
 from nats.aio.client import Client as Nats
 from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
-from shippy.user.v1 import events_pb2, user_pb2_grpc
+from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
 
 from bench.echo import (
     JS_QUEUE,
@@ -44,8 +47,10 @@ from bench.echo import (
     JS_TOPIC_TYPED,
     MQTT_TOPIC_RAW,
     RABBITMQ_PREFETCH,
+    RAW_RPC_SUBJECT,
     SENT_HEADER,
     SERVICE,
+    SERVICE_ON_NATS,
     TOPIC_RAW,
     TOPIC_TYPED,
     EchoUsers,
@@ -158,6 +163,8 @@ async def main(args: argparse.Namespace) -> None:
     service.handle(user_pb2_grpc.add_UserServiceServicer_to_server, EchoUsers())
     service.subscriber(TOPIC_TYPED)(typed_handler(rounds["nats typed"]))
 
+    on_nats = Service(SERVICE_ON_NATS, options=replace(options, transport="nats"))
+    on_nats.handle(user_pb2_grpc.add_UserServiceServicer_to_server, EchoUsers())
     raw_server = grpc.aio.server()
     user_pb2_grpc.add_UserServiceServicer_to_server(EchoUsers(), raw_server)
     raw_server.add_insecure_port(f"127.0.0.1:{args.raw_port}")
@@ -168,7 +175,13 @@ async def main(args: argparse.Namespace) -> None:
         events_pb2.UserCreated.FromString(msg.data)  # the work a typed handler gets done
         rounds["nats raw"].record((msg.headers or {}).get(SENT_HEADER))
 
+    async def on_raw_rpc(msg: Msg) -> None:
+        request = user_pb2.GetRequest.FromString(msg.data)
+        response = await EchoUsers().Get(request, None)  # type: ignore[arg-type]
+        await msg.respond(response.SerializeToString())
+
     await nc.subscribe(TOPIC_RAW, cb=on_raw)
+    await nc.subscribe(RAW_RPC_SUBJECT, cb=on_raw_rpc)
     await serve_control(nc, rounds)
     await raw_server.start()
 
@@ -183,9 +196,11 @@ async def main(args: argparse.Namespace) -> None:
         async def announce() -> None:
             print("ready", flush=True)
 
+        await on_nats.start()
         try:
             await service.run()
         finally:
+            await on_nats.stop()
             await raw_server.stop(1)
             await nc.close()
 

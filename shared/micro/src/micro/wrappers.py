@@ -236,9 +236,15 @@ async def _answering_errors(method: str, context: Context) -> AsyncIterator[None
         yield
     except grpc.aio.AbortError:
         raise
-    except MicroError as error:
+    except Exception as error:
+        await _answer_error(method, context, error)
+
+
+async def _answer_error(method: str, context: Context, error: Exception) -> None:
+    """Called while `error` is being handled: ends the call with its status."""
+    if isinstance(error, MicroError):
         await abort(context, error)
-    except Exception:
+    else:
         logger.exception("%s failed", method)
         await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
@@ -246,9 +252,15 @@ async def _answering_errors(method: str, context: Context) -> AsyncIterator[None
 def _map_errors(
     method: str, behavior: Callable[[Any, Context], Awaitable[Any]], streamed: bool
 ) -> Callable[[Any, Context], Awaitable[Any]]:
+    # What `_answering_errors` does, without a context manager: this runs on
+    # every unary call, and contextlib's cost shows in the benchmarks.
     async def mapped(request: Any, context: Context) -> Any:
-        async with _answering_errors(method, context):
+        try:
             return await behavior(_checked(request, streamed), context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as error:
+            await _answer_error(method, context, error)
 
     return mapped
 
