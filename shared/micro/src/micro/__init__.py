@@ -4,7 +4,8 @@
 
 The concepts, one module each: `service` (lifetime), `server` and `wrappers`
 (gRPC with health and reflection), `client` (call a service by name),
-`transport` (the channel a client dials), `registry`, `selector`, `broker`,
+`transport` (the channel a client dials) and `nats_transport` (RPC over NATS),
+`services_api` (the NATS services API), `registry`, `selector`, `broker`,
 `pubsub`, `codec`, `errors`, `config`; `plugins` finds a broker, registry or
 transport by name; `tasks` owns background tasks; `testing` holds the
 in-memory stack and the contract tests for plugins.
