@@ -4,14 +4,17 @@ started the way `make run` starts it with that variable. The CLIs are the
 same, with the default transport: the registry nodes say `protocol: nats`,
 so their calls go over NATS. And what only NATS gives: instances of a
 service share one queue group, so a killed one gets no more requests at
-once, and every instance answers the NATS services API."""
+once, and every instance answers the NATS services API. consignment-service's
+auth wrapper (a grpc.aio server interceptor) runs unchanged over NATS."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import nats
@@ -19,7 +22,9 @@ import pytest
 from devstack.settings import StackSettings
 from devstack.stack import LocalStack
 from devstack.unprivileged import scratch_dir
+from micro.errors import Unauthenticated
 from micro.registry.nats import NatsRegistry
+from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from shippy_kit.cli import bearer
 
@@ -82,6 +87,23 @@ async def test_a_killed_instance_gets_no_more_requests_at_once(stack: Stack) -> 
         # All answered by the live instance, long before the dead one's
         # registration (TTL 15 s) would have expired.
         assert time.monotonic() - killed_at < 5.0
+
+
+async def test_consignment_services_auth_wrapper_works_unchanged_over_nats(stack: Stack) -> None:
+    async with connect(stack) as client:
+        shipping = client.stub(consignment_pb2_grpc.ShippingServiceStub, "shippy.consignment")
+        with pytest.raises(Unauthenticated, match="missing authorization metadata"):
+            await shipping.GetConsignments(consignment_pb2.GetConsignmentsRequest())
+        expired = stack.token_mint.token("someone", ttl=timedelta(seconds=-60))
+        with pytest.raises(Unauthenticated):
+            await shipping.GetConsignments(
+                consignment_pb2.GetConsignmentsRequest(), metadata=bearer(expired)
+            )
+        valid = stack.token_mint.token(str(uuid.uuid4()))
+        listed = await shipping.GetConsignments(
+            consignment_pb2.GetConsignmentsRequest(), metadata=bearer(valid)
+        )
+    assert list(listed.consignments) == []
 
 
 async def request(stack: Stack, subject: str) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from devstack.ports import free_port
+from micro.nats_transport import NatsTransport
 from micro.server import Server
 from shippy.vessel.v1 import vessel_pb2_grpc
 from shippy_kit.health_probe import main, probe_address
@@ -73,3 +74,30 @@ def test_without_a_port_it_says_what_to_set(
 
     assert main([]) == 2
     assert "MICRO_SERVER_ADDRESS" in capsys.readouterr().err
+
+
+async def test_probes_an_instance_on_the_nats_transport(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], nats_url: str
+) -> None:
+    transport = NatsTransport(nats_url)
+    server = Server(transport=transport, service="shippy.vessel", instance="vessel-1")
+    server.handle(
+        vessel_pb2_grpc.add_VesselServiceServicer_to_server, vessel_pb2_grpc.VesselServiceServicer()
+    )
+    await server.start()
+    monkeypatch.setenv("MICRO_TRANSPORT", "nats")
+    monkeypatch.setenv("NATS_URL", nats_url)
+    monkeypatch.setenv("MICRO_SERVER_ID", "vessel-1")
+    try:
+        assert await probe("shippy.vessel") == 1
+        assert "NOT_SERVING" in capsys.readouterr().err
+
+        await server.set_serving(True)
+        assert await probe("shippy.vessel") == 0
+
+        monkeypatch.setenv("MICRO_SERVER_ID", "vessel-2")  # no such instance
+        assert await probe("shippy.vessel") == 1
+        assert "UNAVAILABLE: nothing is listening" in capsys.readouterr().err
+    finally:
+        await server.stop(grace=0)
+        await transport.close()
