@@ -13,9 +13,17 @@ deleted afterwards. Where no mosquitto is installed or no RabbitMQ answers,
 that broker's rows are left out, with a line saying why. Then the services'
 rows run on the whole stack as `make run` starts it (bench/services.py).
 
-Row families, a function each: unary RPC (`bench_rpc`), events on core NATS
-(`bench_nats`), on JetStream (`bench_jetstream`), on MQTT and RabbitMQ, and
-the services' (sign-up, token checks, end to end, footprint, start time).
+Row families, a function each: unary RPC (`bench_rpc`), unary RPC over NATS
+(`bench_rpc_over_nats`), events on core NATS (`bench_nats`), on JetStream
+(`bench_jetstream`), on MQTT and RabbitMQ, and the services' (sign-up, token
+checks, end to end, footprint, start time).
+
+Unary RPC over NATS is measured three ways, interleaved: raw nats-py
+request/reply (a plain responder that parses the request and serializes the
+answer: the reference), the micro client calling a service on the NATS
+transport (wrappers on: error mapping, request check, call counts, deadline),
+and the micro client calling the same servicer over gRPC.
+
 Both sides of a comparison do the same work: the raw pub/sub variant
 serializes each UserCreated event before publishing it and parses it in its
 handler, as an application using nats-py, aiomqtt or aio-pika directly would,
@@ -320,7 +328,7 @@ async def bench_mqtt(nc: Nats, mqtt_url: str, messages: int, rounds: int) -> lis
         properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         properties.UserProperty = list(sent_now().items())
         await client.publish(
-            MQTT_TOPIC_RAW, RAW_RPC_SUBJECT, EVENT.SerializeToString(), qos=1, properties=properties
+            MQTT_TOPIC_RAW, EVENT.SerializeToString(), qos=1, properties=properties
         )
 
     variants = [

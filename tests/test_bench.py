@@ -28,6 +28,7 @@ STARTUP = "`make run`'s stack: start → every service SERVING"
 SERVICES = ("vessel-service", "user-service", "email-service", "consignment-service")
 MQTT = "publish → handler, MQTT 5 (Mosquitto)"
 RABBITMQ = "publish → handler, RabbitMQ"
+RPC_OVER_NATS = "unary RPC over NATS"
 
 
 def rabbitmq_answers() -> bool:
@@ -52,10 +53,17 @@ def test_bench_prints_one_row_per_variant(tmp_path: Path) -> None:
     rows = [line for line in run.stdout.splitlines() if line.startswith("| ") and "µs" not in line]
     present = [tuple(cell.strip() for cell in row.split("|")[1:3]) for row in rows]
     expected = [
-        ("unary RPC, 1 in flight", "raw grpc.aio, fixed address"),
-        ("unary RPC, 1 in flight", "micro client by name"),
-        ("unary RPC, 64 in flight", "raw grpc.aio, fixed address"),
-        ("unary RPC, 64 in flight", "micro client by name"),
+        row
+        for in_flight in (1, 64)
+        for row in (
+            (f"unary RPC, {in_flight} in flight", "raw grpc.aio, fixed address"),
+            (f"unary RPC, {in_flight} in flight", "micro client by name"),
+            (f"{RPC_OVER_NATS}, {in_flight} in flight", "raw nats-py request/reply"),
+            (f"{RPC_OVER_NATS}, {in_flight} in flight", "micro client by name, NATS transport"),
+            (f"{RPC_OVER_NATS}, {in_flight} in flight", "micro client by name, gRPC transport"),
+        )
+    ]
+    expected += [
         (NATS, "raw nats-py"),
         (NATS, TYPED),
         (NATS, FASTSTREAM),
