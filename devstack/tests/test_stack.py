@@ -183,6 +183,14 @@ def test_settings_use_a_nats_that_answers(nats_server: NatsServer) -> None:
     assert settings.smtp_host is None
 
 
+def test_settings_pass_the_transport_make_run_is_given(nats_server: NatsServer) -> None:
+    default = StackSettings.from_environ({"NATS_URL": nats_server.url})
+    on_nats = StackSettings.from_environ({"NATS_URL": nats_server.url, "MICRO_TRANSPORT": "nats"})
+
+    assert default.transport == "grpc"
+    assert on_nats.transport == "nats"
+
+
 def test_settings_start_our_own_nats_where_none_answers() -> None:
     port = free_port()
     settings = StackSettings.from_environ({"NATS_URL": f"nats://127.0.0.1:{port}"})

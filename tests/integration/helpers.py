@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nats
 from micro import Client, Options
 from micro.testing import eventually
 from shippy.user.v1 import user_pb2
@@ -147,3 +148,20 @@ def sign_up_get_the_welcome_email_log_in_and_ship(stack: Stack) -> None:
     assert consignment["vesselId"], "the consignment was not put on a vessel"
     listed = run_cli(stack, "consignment-cli", "list", "--token", token, "--json")
     assert [c["id"] for c in succeeded(listed).json()["consignments"]] == [consignment["id"]]
+
+
+async def request(stack: Stack, subject: str) -> list[dict[str, Any]]:
+    """Every answer to a request on `subject` within half a second, with plain nats-py."""
+    nc = await nats.connect(stack.nats_url)
+    try:
+        inbox = nc.new_inbox()
+        answers = await nc.subscribe(inbox)
+        await nc.publish(subject, b"", reply=inbox)
+        found: list[dict[str, Any]] = []
+        try:
+            while True:
+                found.append(json.loads((await answers.next_msg(timeout=0.5)).data))
+        except nats.errors.TimeoutError:
+            return found
+    finally:
+        await nc.close()

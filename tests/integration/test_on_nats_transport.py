@@ -10,14 +10,11 @@ auth wrapper (a grpc.aio server interceptor) runs unchanged over NATS."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
-import nats
 import pytest
 from devstack.settings import StackSettings
 from devstack.stack import LocalStack
@@ -31,6 +28,7 @@ from shippy_kit.cli import bearer
 from .backends import LocalBackend, Stack
 from .helpers import (
     connect,
+    request,
     sign_up_get_the_welcome_email_log_in_and_ship,
     signup,
     wait_until,
@@ -104,23 +102,6 @@ async def test_consignment_services_auth_wrapper_works_unchanged_over_nats(stack
             consignment_pb2.GetConsignmentsRequest(), metadata=bearer(valid)
         )
     assert list(listed.consignments) == []
-
-
-async def request(stack: Stack, subject: str) -> list[dict[str, Any]]:
-    """Every answer to a request on `subject` within half a second, with plain nats-py."""
-    nc = await nats.connect(stack.nats_url)
-    try:
-        inbox = nc.new_inbox()
-        answers = await nc.subscribe(inbox)
-        await nc.publish(subject, b"", reply=inbox)
-        found: list[dict[str, Any]] = []
-        try:
-            while True:
-                found.append(json.loads((await answers.next_msg(timeout=0.5)).data))
-        except nats.errors.TimeoutError:
-            return found
-    finally:
-        await nc.close()
 
 
 async def test_every_service_answers_the_nats_services_api(stack: Stack) -> None:
