@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import grpc
+import grpc.aio
 import nats
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from micro.broker.nats import NatsBroker
 from micro.client import Client
-from micro.errors import Unavailable
+from micro.errors import Unavailable, Unimplemented
 from micro.nats_transport import NatsTransport, instance_address
 from micro.registry.memory import MemoryRegistry
 from micro.selector import Selector
@@ -22,6 +24,10 @@ from micro.service import Service
 from micro.testing.memory import MEMORY
 from micro.testing.transport_contract import Probe, ProbeStub, add_probe_to_server, echo
 from micro.transport import GrpcTransport, Transport
+from shippy.testing.v1 import streams_pb2_grpc
+from shippy.testing.v1.streams_pb2 import Number
+
+from .test_streaming import Numbers
 
 
 async def started(
@@ -81,9 +87,12 @@ async def test_a_streaming_method_is_unimplemented_over_nats(
     service, _ = await started(name, registry, NatsTransport(nats_url), nats_url)
     try:
         channel = NatsTransport(nats_url).channel(service.address)
-        with pytest.raises(Exception, match="streaming calls work over gRPC only") as raised:
-            health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
-        assert raised.value.code().name == "UNIMPLEMENTED"  # type: ignore[attr-defined]
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+        with pytest.raises(
+            grpc.aio.AioRpcError, match="streaming calls work over gRPC only"
+        ) as raised:
+            await watch.read()
+        assert raised.value.code() is grpc.StatusCode.UNIMPLEMENTED
 
         # A raw NATS request to its subject gets the same answer, in ADR-32's headers.
         nc = await nats.connect(nats_url)
@@ -166,3 +175,32 @@ async def test_a_grpc_service_answers_the_services_api_with_its_address(
     assert call["processing_time"] > 0
     assert set(call) >= {"name", "subject", "queue_group", "average_processing_time", "last_error"}
     assert stats["started"].endswith("Z")
+
+
+async def test_streaming_calls_by_name_to_a_nats_service_are_unimplemented_clearly(
+    registry: MemoryRegistry, client: Client, nats_url: str
+) -> None:
+    name = unique_name()
+    options = replace(MEMORY, nats_url=nats_url)
+    transport = NatsTransport(nats_url)
+    service = Service(name, options=options, registry=registry, transport=transport)
+    service.handle(streams_pb2_grpc.add_NumbersServicer_to_server, Numbers())
+    await service.start()
+    numbers = client.stub(streams_pb2_grpc.NumbersStub, name)
+
+    async def some() -> AsyncIterator[Number]:
+        yield Number(value=1)
+
+    try:
+        assert (await numbers.Next(Number(value=1))).value == 2  # unary works
+        with pytest.raises(Unimplemented, match="streaming calls work over gRPC only"):
+            async for _ in numbers.Count(Number(value=3)):
+                pass  # pragma: no cover
+        with pytest.raises(Unimplemented, match="streaming calls work over gRPC only"):
+            await numbers.Sum(some())
+        with pytest.raises(Unimplemented, match="streaming calls work over gRPC only"):
+            async for _ in numbers.Double(some()):
+                pass  # pragma: no cover
+    finally:
+        await service.stop()
+        await transport.close()

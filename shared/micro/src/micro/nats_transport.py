@@ -56,7 +56,7 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from typing import Any, NoReturn
 
 import grpc
@@ -192,8 +192,8 @@ class NatsChannel:
             response_deserializer or _identity,
         )
 
-    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., NoReturn]:
-        return functools.partial(_streaming, method)
+    def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> Callable[..., Refused]:
+        return functools.partial(Refused, method)
 
     stream_unary = unary_stream
     stream_stream = unary_stream
@@ -249,8 +249,31 @@ class NatsChannel:
         return deserialize(reply.data)
 
 
-def _streaming(method: str, *args: Any, **kwargs: Any) -> NoReturn:
-    raise _rpc_error(grpc.StatusCode.UNIMPLEMENTED, _STREAMING.format(method=method))
+class Refused:
+    """A streaming call over NATS: it fails with UNIMPLEMENTED where a gRPC
+    call would report its status, when awaited or first read."""
+
+    def __init__(self, method: str, *args: Any, **kwargs: Any) -> None:
+        self._error = _rpc_error(grpc.StatusCode.UNIMPLEMENTED, _STREAMING.format(method=method))
+
+    def __await__(self) -> Generator[Any, None, NoReturn]:
+        raise self._error
+        yield  # pragma: no cover (a generator, as __await__ must be)
+
+    def __aiter__(self) -> Refused:
+        return self
+
+    async def __anext__(self) -> NoReturn:
+        raise self._error
+
+    async def read(self) -> NoReturn:
+        raise self._error
+
+    def done(self) -> bool:
+        return True
+
+    def cancel(self) -> bool:
+        return False
 
 
 _STREAMING = "{method} is a streaming method: streaming calls work over gRPC only, not NATS"
