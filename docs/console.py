@@ -27,6 +27,7 @@ MASKS: Sequence[tuple[re.Pattern[str], str]] = (
     (re.compile(r"\b[0-9a-f]{32}\b"), "<event id>"),
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z| UTC|[+-]\d\d:\d\d)?"), "<time>"),
     (re.compile(r"\b[A-Za-z0-9_-]{43}\b"), "<key id>"),  # an RFC 7638 thumbprint
+    (re.compile(r"\bin \d+\.\d\ds\b"), "in <seconds>"),  # pytest's summary line
     (re.compile(r"\b(127\.0\.0\.1|localhost):\d+"), r"\1:<port>"),
 )
 """Ids, tokens, times, key ids and ports: what a run prints anew each time."""

@@ -1,11 +1,10 @@
 """docker-compose.yml, the code and docs/configuration.md agree on each service's
 environment variables.
 
-What a service reads is taken from the code itself: its configuration is read
-(`micro.config.Options.from_env`, then the service's `Config.from_env`) from
-the environment docker-compose.yml gives it, through a mapping that notes
-every variable looked up. So the compose file sets no variable the service
-never reads, gives it every variable it requires (or it would not start), and
+What a service reads is taken from the code itself (devstack.service_env):
+its configuration readers run on the environment docker-compose.yml gives
+it, through a mapping that notes every variable looked up. So the compose
+file sets no variable the service never reads, gives it every variable it requires (or it would not start), and
 the tables of docs/configuration.md list exactly what it reads. The servers'
 own variables (POSTGRES_* of the postgres image) are not the code's, and not
 checked. No Docker needed: the compose file is read as YAML.
@@ -13,15 +12,14 @@ checked. No Docker needed: the compose file is read as YAML.
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from micro.config import ConfigError, Options
+from devstack.service_env import configuration_readers, variables_read
+from micro.config import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -30,24 +28,6 @@ INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 """`${NAME}`, `${NAME:-default}`, `${NAME-default}` in a compose file."""
 VARIABLE = re.compile(r"`([A-Z][A-Z0-9_]+)`")
 """A variable's name in the doc's tables, as `NAME`."""
-
-
-class RecordingEnv(Mapping[str, str]):
-    """An environment that remembers which variables were looked up in it."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = dict(values)
-        self.read: set[str] = set()
-
-    def __getitem__(self, name: str) -> str:
-        self.read.add(name)
-        return self._values[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
 
 
 def compose_services() -> dict[str, dict[str, Any]]:
@@ -70,20 +50,6 @@ def compose_environment(service: str) -> dict[str, str]:
         name: INTERPOLATION.sub(lambda m: m.group(2) or "", str(value))
         for name, value in environment.items()
     }
-
-
-def configuration_readers(service: str) -> list[Callable[[Mapping[str, str]], object]]:
-    """What `service` reads its configuration with: the micro core's, then its own."""
-    config = importlib.import_module(f"{service.replace('-', '_')}.config")
-    return [Options.from_env, config.Config.from_env]
-
-
-def variables_read(service: str, environment: Mapping[str, str]) -> set[str]:
-    """Every variable `service`'s code looks up when it starts with `environment`."""
-    env = RecordingEnv(environment)
-    for read in configuration_readers(service):
-        read(env)
-    return env.read
 
 
 def documented_variables(service: str) -> set[str]:
