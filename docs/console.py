@@ -87,8 +87,7 @@ def run_blocks(blocks: Sequence[Block], cwd: Path, env: Mapping[str, str]) -> li
     script = cwd / ".chapter-commands.sh"
     script.write_text(
         "".join(
-            f"printf '\\n%s\\n' '{separator}'\n{{ {command.line}\n}} 2>&1\n"
-            for _, command in steps
+            f"printf '\\n%s\\n' '{separator}'\n{{ {command.line}\n}} 2>&1\n" for _, command in steps
         )
     )
     run = subprocess.run(
@@ -104,5 +103,6 @@ def run_blocks(blocks: Sequence[Block], cwd: Path, env: Mapping[str, str]) -> li
     if len(printed) != len(steps):
         raise RuntimeError(f"bash stopped after {len(printed)} of {len(steps)}: {run.stderr}")
     return [
-        Outcome(block, command, output) for (block, command), output in zip(steps, printed, strict=True)
+        Outcome(block, command, output)
+        for (block, command), output in zip(steps, printed, strict=True)
     ]

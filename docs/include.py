@@ -81,7 +81,8 @@ def definition(source: str, dotted: str) -> str | None:
         if node is None:
             return None
         body = node.body  # type: ignore[attr-defined]
-    assert node is not None and node.end_lineno is not None
+    assert node is not None
+    assert node.end_lineno is not None
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
     lines = source.splitlines(keepends=True)[first - 1 : node.end_lineno]
     return textwrap.dedent("".join(lines))

@@ -82,7 +82,9 @@ def run_blocks(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
 def test_the_commands_print_what_the_chapter_shows(chapter: Path, run_blocks: RunBlocks) -> None:
     runnable = [
-        b for b in blocks(chapter.read_text(), chapter.name) if b.lang == "console" and not b.directive
+        b
+        for b in blocks(chapter.read_text(), chapter.name)
+        if b.lang == "console" and not b.directive
     ]
     if not runnable:
         pytest.skip(f"{chapter.name} tells the reader to run nothing here")
@@ -123,7 +125,7 @@ def test_the_check_fails_when_included_code_differs_from_the_source() -> None:
     changed = doctored(code="def codec_for(content_type):\n    return None\n")
 
     assert include.stale(*as_it_is) == []
-    [(block, wanted)] = include.stale(*changed)
+    [(block, _)] = include.stale(*changed)
     assert block.argument == "shared/micro/src/micro/codec.py#codec_for"
     assert include.stale(include.refreshed(*changed), "doctored.md") == []
 
@@ -145,7 +147,11 @@ def test_the_check_fails_when_the_shown_output_differs(run_blocks: RunBlocks) ->
 @pytest.mark.parametrize(
     ("shown", "printed", "matches"),
     [
-        ("created user 3f2a6c1e-0b7d-4e8a-9c2f-1d5e7a9b0c3d\n", "created user 00000000-0000-4000-8000-000000000000\n", True),
+        (
+            "created user 3f2a6c1e-0b7d-4e8a-9c2f-1d5e7a9b0c3d\n",
+            "created user 00000000-0000-4000-8000-000000000000\n",
+            True,
+        ),
         ("eyJhbGciOi.eyJzdWIi.c2ln\n", "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0.AbC-_d\n", True),
         ("serving at 127.0.0.1:50051\n", "serving at 127.0.0.1:39211\n", True),
         ("first\n...\nlast\n", "first\nsecond\nthird\nlast\n", True),
@@ -157,4 +163,3 @@ def test_the_check_fails_when_the_shown_output_differs(run_blocks: RunBlocks) ->
 )
 def test_what_the_masks_hide(shown: str, printed: str, matches: bool) -> None:
     assert console.matches(shown, printed) is matches
-
