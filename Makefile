@@ -11,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help install run test lint proto bench up down clean
+.PHONY: help install run test docs-test lint proto bench up down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ run: install  ## start the whole stack (NATS, PostgreSQL, SMTP and the services)
 
 test: install lint  ## lint, type-check, then run every test against real servers
 	$(PY) -m pytest
+
+docs-test: install  ## the tutorial: its included code and its commands' output (also in make test)
+	$(PY) -m pytest tests/test_docs.py
 
 lint: install  ## ruff on the repo, mypy (strict on shared/ and plugins/)
 	$(VENV)/bin/ruff check .
