@@ -28,8 +28,7 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import pytest
 import yaml
-from devstack.service_env import configuration_readers, variables_read
-from micro.config import ConfigError
+from devstack.service_env import start_error, variables_read
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -207,11 +206,7 @@ def test_the_base_runs_the_four_services_with_a_budget_each() -> None:
 def test_each_service_gets_every_variable_it_requires(variant: str, service: str) -> None:
     env, _ = environment(RENDERED[variant], service)
 
-    for read in configuration_readers(service):
-        try:
-            read(env)
-        except ConfigError as error:
-            pytest.fail(f"{service} would not start on Kubernetes: {error}")
+    assert start_error(service, env) is None, f"{service} would not start on Kubernetes"
 
 
 @pytest.mark.parametrize("variant", RENDERED)
@@ -222,6 +217,16 @@ def test_no_variable_is_set_that_the_service_never_reads(variant: str, service: 
     never_read = set(env) - plumbing - variables_read(service, env)
 
     assert never_read == set(), f"deploy/k8s sets them for {service}, which never reads them"
+
+
+def test_a_variable_left_out_would_be_found() -> None:
+    """The control for the two tests above."""
+    env, plumbing = environment(RENDERED["base"], "user-service")
+    without_key = {k: v for k, v in env.items() if k != "JWT_PRIVATE_KEY_FILE"}
+    with_smtp = {**env, "SMTP_HOST": "smtp.example.com"}
+
+    assert "JWT_PRIVATE_KEY_FILE" in (start_error("user-service", without_key) or "")
+    assert set(with_smtp) - plumbing - variables_read("user-service", with_smtp) == {"SMTP_HOST"}
 
 
 @pytest.mark.parametrize("service", SERVICES)

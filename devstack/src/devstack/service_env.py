@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator, Mapping
 
-from micro.config import Options
+from micro.config import ConfigError, Options
 
 
 class RecordingEnv(Mapping[str, str]):
@@ -45,3 +45,14 @@ def variables_read(service: str, environment: Mapping[str, str]) -> set[str]:
     for read in configuration_readers(service):
         read(env)
     return env.read
+
+
+def start_error(service: str, environment: Mapping[str, str]) -> str | None:
+    """Why `service` would not start with `environment` (its configuration's
+    one-line error), or None when it would."""
+    try:
+        for read in configuration_readers(service):
+            read(environment)
+    except ConfigError as error:
+        return str(error)
+    return None
