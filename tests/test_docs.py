@@ -30,6 +30,11 @@ def all_blocks() -> list[Block]:
     return [block for path in CHAPTERS for block in blocks(path.read_text(), path.name)]
 
 
+def runnable_blocks(text: str, chapter: str) -> list[Block]:
+    """The console blocks of a chapter that the tests run."""
+    return [b for b in blocks(text, chapter) if b.lang == "console" and not b.directive]
+
+
 def console_blocks(directive: str) -> list[Block]:
     return [b for b in all_blocks() if b.lang == "console" and b.directive == directive]
 
@@ -81,11 +86,7 @@ def run_blocks(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
 def test_the_commands_print_what_the_chapter_shows(chapter: Path, run_blocks: RunBlocks) -> None:
-    runnable = [
-        b
-        for b in blocks(chapter.read_text(), chapter.name)
-        if b.lang == "console" and not b.directive
-    ]
+    runnable = runnable_blocks(chapter.read_text(), chapter.name)
     if not runnable:
         pytest.skip(f"{chapter.name} tells the reader to run nothing here")
 
@@ -94,54 +95,39 @@ def test_the_commands_print_what_the_chapter_shows(chapter: Path, run_blocks: Ru
     assert differing == [], "\n\n".join(differing)
 
 
-DOCTORED = """\
-# A chapter
-
-<!-- include: shared/micro/src/micro/codec.py#{name} -->
-```python
-{code}```
-
-```console
-$ echo shipped 3f2a6c1e-0b7d-4e8a-9c2f-1d5e7a9b0c3d at 2026-01-01T00:00:00Z
-{shown}
-```
-"""
+FIRST_CHAPTER = CHAPTERS[0]
 
 
-def doctored(code: str = "", shown: str = "") -> tuple[str, str]:
-    """A chapter including micro.codec's `codec_for`, as it is unless `code`
-    replaces it, and a command whose output is shown as it is unless `shown` replaces it."""
-    name = "codec_for"
-    text = DOCTORED.format(
-        name=name,
-        code=code or include.region(f"shared/micro/src/micro/codec.py#{name}"),
-        shown=shown or "shipped 00000000-0000-4000-8000-000000000000 at 2027-12-31T23:59:59Z",
-    )
-    return text, "doctored.md"
+def doctored(old: str, new: str) -> tuple[str, str]:
+    """Chapter 1 with one piece of it changed, and its name."""
+    text = FIRST_CHAPTER.read_text()
+    assert old in text, f"{FIRST_CHAPTER.name} no longer has {old!r}: pick another piece"
+    return text.replace(old, new, 1), FIRST_CHAPTER.name
 
 
 def test_the_check_fails_when_included_code_differs_from_the_source() -> None:
-    as_it_is = doctored()
-    changed = doctored(code="def codec_for(content_type):\n    return None\n")
+    """Chapter 1 with a line of its included example changed by hand."""
+    text, name = doctored('print("found", reply.vessel.name)', 'print("found", "the Titanic")')
 
-    assert include.stale(*as_it_is) == []
-    [(block, _)] = include.stale(*changed)
-    assert block.argument == "shared/micro/src/micro/codec.py#codec_for"
-    assert include.stale(include.refreshed(*changed), "doctored.md") == []
+    [(block, wanted)] = include.stale(text, name)
+
+    assert block.argument == "docs/examples/service_by_name.py"
+    assert 'print("found", reply.vessel.name)' in wanted
+    assert include.stale(include.refreshed(text, name), name) == []
 
 
 def test_the_check_fails_when_the_shown_output_differs(run_blocks: RunBlocks) -> None:
-    """The same command, its output shown once as printed (ids and times masked)
-    and once as it is not."""
-    as_it_is = [b for b in blocks(*doctored()) if b.lang == "console"]
-    changed = [b for b in blocks(*doctored(shown="shipped nothing")) if b.lang == "console"]
+    """Chapter 1's command, with its output as the chapter shows it and doctored:
+    the program prints the same both times, and only the first matches."""
+    as_it_is = run_blocks(runnable_blocks(FIRST_CHAPTER.read_text(), FIRST_CHAPTER.name))
+    changed = run_blocks(
+        runnable_blocks(*doctored("found Boaty McBoatface\n", "found the Titanic\n"))
+    )
 
-    [printed_as_shown] = run_blocks(as_it_is)
-    [printed_otherwise] = run_blocks(changed)
-
-    assert printed_as_shown.matches
-    assert not printed_otherwise.matches
-    assert "shipped nothing" in printed_otherwise.explain()
+    assert [outcome.matches for outcome in as_it_is] == [True]
+    assert [outcome.matches for outcome in changed] == [False]
+    assert changed[0].printed == as_it_is[0].printed
+    assert "found the Titanic" in changed[0].explain()
 
 
 @pytest.mark.parametrize(
