@@ -80,7 +80,7 @@ def definition(source: str, dotted: str) -> str | None:
         )
         if node is None:
             return None
-        body = node.body  # type: ignore[attr-defined]
+        body = node.body
     assert node is not None
     assert node.end_lineno is not None
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])

@@ -104,10 +104,8 @@ def _documents(path: Path) -> Iterator[Object]:
 
 
 def _is_target(obj: Object, target: Mapping[str, str]) -> bool:
-    return (
-        obj["kind"] == target["kind"]
-        and target.get("name", obj["metadata"]["name"]) == (obj["metadata"]["name"])
-    )
+    name: str = obj["metadata"]["name"]
+    return obj["kind"] == target["kind"] and target.get("name", name) == name
 
 
 def _retag(obj: Object, image: Mapping[str, str]) -> None:
@@ -128,8 +126,11 @@ def find(objects: list[Object], kind: str, name: str) -> Object:
 
 
 def container(objects: list[Object], service: str) -> Object:
-    [only] = find(objects, "Deployment", service)["spec"]["template"]["spec"]["containers"]
-    return only
+    only: list[Object] = find(objects, "Deployment", service)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    [spec] = only
+    return spec
 
 
 def environment(objects: list[Object], service: str) -> tuple[dict[str, str], set[str]]:
