@@ -126,11 +126,9 @@ def find(objects: list[Object], kind: str, name: str) -> Object:
 
 
 def container(objects: list[Object], service: str) -> Object:
-    only: list[Object] = find(objects, "Deployment", service)["spec"]["template"]["spec"][
-        "containers"
-    ]
-    [spec] = only
-    return spec
+    pod: Object = find(objects, "Deployment", service)["spec"]["template"]["spec"]
+    [only] = pod["containers"]
+    return only
 
 
 def environment(objects: list[Object], service: str) -> tuple[dict[str, str], set[str]]:
