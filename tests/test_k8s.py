@@ -127,7 +127,8 @@ def find(objects: list[Object], kind: str, name: str) -> Object:
 
 def container(objects: list[Object], service: str) -> Object:
     pod: Object = find(objects, "Deployment", service)["spec"]["template"]["spec"]
-    [only] = pod["containers"]
+    containers: list[Object] = pod["containers"]
+    [only] = containers
     return only
 
 
