@@ -33,8 +33,9 @@ MASKS: Sequence[tuple[re.Pattern[str], str]] = (
 """Ids, tokens, times, key ids and ports: what a run prints anew each time."""
 ELLIPSIS = "..."
 """A shown line that stands for any number of printed lines."""
-TIMEOUT = 120.0
-"""Seconds one chapter's commands may take together."""
+TIMEOUT = 240.0
+"""Seconds one chapter's commands may take together (chapter 9 starts a
+three-server NATS cluster)."""
 
 
 def mask(text: str) -> str:

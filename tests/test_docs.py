@@ -84,6 +84,7 @@ def run_blocks(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
     return lambda chosen: console.run_blocks(chosen, workdir, env)
 
 
+@pytest.mark.timeout(console.TIMEOUT + 60)
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda path: path.stem)
 def test_the_commands_print_what_the_chapter_shows(chapter: Path, run_blocks: RunBlocks) -> None:
     runnable = runnable_blocks(chapter.read_text(), chapter.name)
