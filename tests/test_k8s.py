@@ -4,8 +4,9 @@ No cluster and no kustomize binary (none is installable from PyPI): the base
 and the overlay are rendered here by `render`, which does the part of
 `kustomize build` they use, and no more: `resources` (files and folders),
 `patches` (strategic merge, by the object they name or by `target` kind;
-lists merged by Kubernetes' merge keys), `labels`, `namespace`, `images` and
-`replicas`. Every object is then validated offline against the Kubernetes
+lists merged by Kubernetes' merge keys), `labels`, `namespace`, `images`,
+`replicas` and `secretGenerator` (files only, no name suffix; a file that is
+not there, as the signing keys never are in git, is a stand-in). Every object is then validated offline against the Kubernetes
 JSON schemas that the `kubernetes-validate` package bundles (strict: an
 unknown field fails). The operator's kinds (CloudNativePG) have no schema
 there; the checks below test what Shippy relies on in them.
@@ -18,6 +19,7 @@ tests/test_compose_env.py does for compose).
 
 from __future__ import annotations
 
+import base64
 import copy
 import re
 from collections.abc import Iterator, Mapping
@@ -57,6 +59,7 @@ def render(directory: Path) -> list[Object]:
     for entry in kustomization.get("resources", []):
         path = directory / entry
         objects += render(path) if path.is_dir() else list(_documents(path))
+    objects += [_secret(directory, spec) for spec in kustomization.get("secretGenerator", [])]
     for patch in kustomization.get("patches", []):
         body = yaml.safe_load((directory / patch["path"]).read_text())
         target = patch.get("target") or {"kind": body["kind"], "name": body["metadata"]["name"]}
@@ -97,6 +100,23 @@ def merge(original: Any, patch: Any, key: str = "") -> Any:
                 merged_list[index] = merge(merged_list[index], item)
         return merged_list
     return copy.deepcopy(patch)
+
+
+def _secret(directory: Path, spec: Mapping[str, Any]) -> Object:
+    assert spec.get("options", {}).get("disableNameSuffixHash"), "name suffixes are not rendered"
+    data = {}
+    for entry in spec["files"]:
+        key, _, file = entry.rpartition("=")
+        path = directory / file
+        content = path.read_bytes() if path.exists() else b"stand-in for " + file.encode()
+        data[key or path.name] = base64.b64encode(content).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": spec["name"]},
+        "type": "Opaque",
+        "data": data,
+    }
 
 
 def _documents(path: Path) -> Iterator[Object]:
@@ -258,6 +278,30 @@ def test_only_user_service_is_given_the_signing_key() -> None:
     assert key_files("user-service") == {"*"}
     for service in ("consignment-service", "vessel-service"):
         assert key_files(service) == {"jwt-public.json"}
+
+
+@pytest.mark.parametrize("service", ["user-service", "consignment-service", "vessel-service"])
+def test_the_key_files_a_service_is_given_are_in_the_secret_it_mounts(service: str) -> None:
+    objects = RENDERED["overlay"]
+    pod = find(objects, "Deployment", service)["spec"]["template"]["spec"]
+    env, _ = environment(objects, service)
+    [(volume, mount)] = [
+        (v, m)
+        for v in pod["volumes"]
+        if "secret" in v
+        for m in container(objects, service)["volumeMounts"]
+        if m["name"] == v["name"]
+    ]
+    secret = find(objects, "Secret", volume["secret"]["secretName"])
+    files = {
+        f"{mount['mountPath']}/{item['path']}": item["key"]
+        for item in volume["secret"].get("items", [{"key": k, "path": k} for k in secret["data"]])
+    }
+
+    for variable in ("JWT_PRIVATE_KEY_FILE", "JWT_PUBLIC_KEYS_FILE"):
+        if variable in env:
+            assert env[variable] in files, f"{variable} names no file of the Secret's volume"
+            assert files[env[variable]] in secret["data"]
 
 
 @pytest.mark.parametrize("service", SERVICES)
