@@ -1,6 +1,7 @@
 """deploy/k8s is valid Kubernetes, and gives each service what its code reads.
 
-No cluster and no kustomize binary (none is installable from PyPI): the base
+No cluster and no kustomize binary (PyPI has no build of the Kubernetes
+project's tool, and this project installs only from PyPI): the base
 and the overlay are rendered here by `render`, which does the part of
 `kustomize build` they use, and no more: `resources` (files and folders),
 `patches` (strategic merge, by the object they name or by `target` kind;
