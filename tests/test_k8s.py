@@ -1,16 +1,17 @@
 """deploy/k8s is valid Kubernetes, and gives each service what its code reads.
 
 No cluster and no kustomize binary (PyPI has no build of the Kubernetes
-project's tool, and this project installs only from PyPI): the base
-and the overlay are rendered here by `render`, which does the part of
-`kustomize build` they use, and no more: `resources` (files and folders),
-`patches` (strategic merge, by the object they name or by `target` kind;
-lists merged by Kubernetes' merge keys), `labels`, `namespace`, `images`,
-`replicas` and `secretGenerator` (files only, no name suffix; a file that is
-not there, as the signing keys never are in git, is a stand-in). Every object is then validated offline against the Kubernetes
-JSON schemas that the `kubernetes-validate` package bundles (strict: an
-unknown field fails). The operator's kinds (CloudNativePG) have no schema
-there; the checks below test what Shippy relies on in them.
+project's tool, and this project installs only from PyPI): the base and the
+overlay are rendered here by `render`, which does the part of `kustomize
+build` they use, and no more: `resources` (files and folders), `patches`
+(strategic merge, by the object they name or by `target` kind; lists merged
+by Kubernetes' merge keys), `labels`, `namespace`, `images`, `replicas` and
+`secretGenerator` (files only, no name suffix; a file that is not there, as
+the signing keys never are in git, is a stand-in). Every object is then
+validated offline against the Kubernetes JSON schemas that the
+`kubernetes-validate` package bundles (strict: an unknown field fails). The
+operator's kinds (CloudNativePG) have no schema there; the checks below test
+what Shippy relies on in them.
 
 Each service's environment is read from its Deployment as the kubelet makes
 it (envFrom, env with `valueFrom` and `$(NAME)` references) and run through
