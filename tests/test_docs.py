@@ -20,7 +20,7 @@ import pytest
 from devstack.stack import LocalStack
 
 from docs import console, include
-from docs.chapters import Block, blocks, chapter_files
+from docs.chapters import DOCS, Block, blocks, chapter_files, commands
 
 CHAPTERS = chapter_files()
 RunBlocks = Callable[[Sequence[Block]], list[console.Outcome]]
@@ -60,6 +60,17 @@ def test_a_command_shown_to_the_reader_is_in_a_console_block() -> None:
 
     assert unchecked == [], "use ```console with `$ ` lines"
     assert unexplained == [], "a block that is not run says why"
+
+
+def test_each_example_program_is_shown_and_run_by_a_chapter() -> None:
+    examples = sorted(
+        str(path.relative_to(DOCS.parent)) for path in (DOCS / "examples").glob("*.py")
+    )
+    shown = {b.argument for b in all_blocks() if b.directive == "include"}
+    run = {c.line for b in console_blocks("") for c in commands(b)}
+
+    assert [e for e in examples if e not in shown] == [], "examples no chapter shows"
+    assert [e for e in examples if f"python {e}" not in run] == [], "examples no chapter runs"
 
 
 @pytest.mark.parametrize("block", console_blocks("not run"), ids=lambda block: block.where)
