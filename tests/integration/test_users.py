@@ -30,15 +30,22 @@ async def test_a_user_finds_themselves_and_an_admin_finds_them_in_the_list(
     users: UserServiceAsyncStub, user: Account, token: str, as_admin: Metadata
 ) -> None:
     found = await users.Get(user_pb2.GetRequest(id=user.id), metadata=bearer(token))
-    # The largest page: the session's stack holds every earlier test's users, oldest first.
-    everyone = await users.GetAll(user_pb2.GetAllRequest(page_size=500), metadata=as_admin)
+    # Every page: the session's stack holds every earlier test's users, oldest first.
+    everyone: list[user_pb2.User] = []
+    request = user_pb2.GetAllRequest(page_size=500)
+    while True:
+        page = await users.GetAll(request, metadata=as_admin)
+        everyone += page.users
+        if not page.next_page_token:
+            break
+        request.page_token = page.next_page_token
 
     assert (found.user.name, found.user.email, found.user.company) == (
         user.name,
         user.email,
         user.company,
     )
-    assert user.id in {u.id for u in everyone.users}
+    assert user.id in {u.id for u in everyone}
 
 
 async def test_login_returns_a_token_that_names_the_user(
