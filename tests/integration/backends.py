@@ -32,6 +32,7 @@ from typing import Protocol, cast
 import pytest
 from devstack.stack import LocalStack
 from devstack.waiting import wait_until
+from micro.config import NatsLogin
 from shippy_kit.token_mint import TokenMint
 
 from .compose import SERVICES, ComposeProject
@@ -44,7 +45,9 @@ SCALING = "scaling"
 """`start_extra_instance` and `kill_instance`."""
 SIGNING_KEY = "signing_key"
 """`token_mint`: the key user-service signs tokens with is known to the tests."""
-CAPABILITIES = (MAIL, LOGS, SCALING, SIGNING_KEY)
+NATS_LOGINS = "nats_logins"
+"""The stack's NATS lets in only its logins, each with its permissions (`make run`'s)."""
+CAPABILITIES = (MAIL, LOGS, SCALING, SIGNING_KEY, NATS_LOGINS)
 
 
 class Unsupported(RuntimeError):
@@ -62,6 +65,11 @@ class Stack(Protocol):
     @property
     def env(self) -> Mapping[str, str]:
         """The environment to run a CLI in (NATS_URL points at the stack)."""
+
+    @property
+    def operator_login(self) -> NatsLogin:
+        """A NATS login that may do everything, for tests that publish or
+        register on the stack's NATS themselves (a CLI needs none)."""
 
     @property
     def token_mint(self) -> TokenMint:
@@ -112,6 +120,10 @@ class LocalBackend:
         return cli_env(self.nats_url)
 
     @property
+    def operator_login(self) -> NatsLogin:
+        return self._stack.operator_login
+
+    @property
     def token_mint(self) -> TokenMint:
         return TokenMint(self._stack.jwt_private_key_file, self._stack.jwt_public_keys_file)
 
@@ -160,6 +172,10 @@ class ComposeBackend:
     @property
     def env(self) -> Mapping[str, str]:
         return cli_env(self.nats_url)
+
+    @property
+    def operator_login(self) -> NatsLogin:
+        return NatsLogin()  # docker-compose.yml's NATS asks for no login
 
     @property
     def token_mint(self) -> TokenMint:

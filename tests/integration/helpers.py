@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,12 +97,19 @@ class CliRun:
         )
 
 
-def run_cli(stack: Stack, program: str, *args: str, stdin: str | None = None) -> CliRun:
-    """Run `program` (user-cli, consignment-cli) against `stack`, as a user would."""
+def run_cli(
+    stack: Stack,
+    program: str,
+    *args: str,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> CliRun:
+    """Run `program` (user-cli, consignment-cli) against `stack`, as a user
+    would; `env`: variables added to the stack's."""
     done = subprocess.run(
         [str(BIN / program), *args],
         input=stdin,
-        env=dict(stack.env),
+        env={**stack.env, **(env or {})},
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT,

@@ -204,7 +204,9 @@ class SaysYesToEverything(user_pb2_grpc.UserServiceServicer):
 async def impostor(stack: Stack) -> AsyncIterator[tuple[SaysYesToEverything, Registry]]:
     """A fake `shippy.user` node in the real registry, beside the real one."""
     fake = SaysYesToEverything()
-    options = Options(registry="nats", broker="nats", nats_url=stack.nats_url)
+    options = Options(
+        registry="nats", broker="nats", nats_url=stack.nats_url, nats_login=stack.operator_login
+    )  # a login that may register: with the CLI's, it could not (test_nats_authorization)
     service = Service("shippy.user", version="6.6.6", options=options)
     service.handle(user_pb2_grpc.add_UserServiceServicer_to_server, fake)
     await service.start()

@@ -15,6 +15,7 @@ import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from micro.errors import InvalidArgument, Unauthenticated
+from micro.nats_client import login_options, servers
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from shippy.consignment.v1 import consignment_pb2
@@ -76,9 +77,10 @@ async def test_a_refused_password_is_not_repeated_in_the_error(
 
 
 @asynccontextmanager
-async def listening(nats_url: str, subject: str) -> AsyncIterator[Subscription]:
-    """A plain nats-py subscription, known to the server once this enters."""
-    connection = await nats.connect(nats_url)
+async def listening(stack: Stack, subject: str) -> AsyncIterator[Subscription]:
+    """A plain nats-py subscription, known to the server once this enters
+    (with the operator's login: the CLI's may not read events)."""
+    connection = await nats.connect(servers(stack.nats_url), **login_options(stack.operator_login))
     try:
         subscription = await connection.subscribe(subject)
         await connection.flush()
@@ -102,7 +104,7 @@ async def user_created_event(
 async def test_the_user_created_event_carries_no_password_or_hash(
     stack: Stack, users: UserServiceAsyncStub
 ) -> None:
-    async with listening(stack.nats_url, "user.created") as events:
+    async with listening(stack, "user.created") as events:
         request = signup()
         created = await users.Create(request)
 

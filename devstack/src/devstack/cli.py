@@ -178,9 +178,16 @@ Try it from another terminal:
   {env}.venv/bin/consignment-cli create consignment.json --token "$TOKEN"
   {env}.venv/bin/consignment-cli list --token "$TOKEN"
   {mail}    # the welcome email
-
+{_dead_letters_line(stack, env)}
 Ctrl-C stops everything.
 """
+
+
+def _dead_letters_line(stack: LocalStack, env: str) -> str:
+    """How to list the dead letters: with the operator's login when NATS asks for one."""
+    login = stack.operator_login.nkey_seed_file
+    nkey = f"NATS_NKEY={shown_path(Path(login))} " if login else ""
+    return f"  {env}{nkey}.venv/bin/shippy-dead-letters list    # events given up on\n"
 
 
 def _show_our_logs(console: Console) -> None:

@@ -24,6 +24,7 @@ from devstack.mosquitto import MosquittoServer, mosquitto_binary
 from devstack.nats import NatsServer
 from devstack.nats_cluster import NatsCluster
 from devstack.postgres import DatabaseOutage, PostgresServer, create_database, drop_database
+from devstack.settings import StackSettings
 from devstack.smtp import SmtpServer
 from devstack.stack import LocalStack
 from devstack.testing import stack_environment
@@ -99,16 +100,20 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """The whole stack, started as `make run` starts it: its own NATS,
-    PostgreSQL and SMTP server in a throwaway var directory, and every service
-    (BCRYPT_ROUNDS=4 keeps password hashing fast). Its mail: `local_stack.mail_dir`.
+    """The whole stack, started as `make run` starts it: its own NATS (with
+    authorization: a login per service, `local_stack.operator_login` may do
+    everything), PostgreSQL and SMTP server in a throwaway var directory, and
+    every service (BCRYPT_ROUNDS=4 keeps password hashing fast). Its mail:
+    `local_stack.mail_dir`.
 
     For another shape (two instances, other variables), build your own:
     `with scratch_dir(tmp_path, "var-") as var, LocalStack(var, env=...) as stack:`
     """
     with (
         scratch_dir(tmp_path_factory.getbasetemp(), "stack-") as var_dir,
-        LocalStack(var_dir, env={"BCRYPT_ROUNDS": "4"}) as stack,
+        LocalStack(
+            var_dir, StackSettings(nats_authorization=True), env={"BCRYPT_ROUNDS": "4"}
+        ) as stack,
     ):
         yield stack
 

@@ -7,7 +7,8 @@ so that a message is on disk before the server acknowledges it (Jepsen's 2025
 analysis of NATS 2.12 lost acknowledged writes with the default two-minute
 fsync interval), and the monitoring endpoint on a loopback port of its own
 (`/healthz`, `/varz`, `/jsz`). Given `Routes`, it is one node of a cluster
-(see devstack.nats_cluster).
+(see devstack.nats_cluster); given an `authorization` block, clients must
+log in (devstack.nats_auth, what `make run` does).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class NatsServer:
     name: str | None = None
     """`server_name` (how a cluster's answers name it); nats-server makes one up when None."""
     routes: Routes | None = None
+    authorization: str = ""
+    """Config lines that ask clients to log in (devstack.nats_auth); none: anyone may do anything."""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -86,11 +89,11 @@ class NatsServer:
     def config(self) -> str:
         """The nats-server config file this server runs from."""
         lines = [
-            *([f"server_name: {_quoted(self.name)}"] if self.name else []),
+            *([f"server_name: {quoted(self.name)}"] if self.name else []),
             f'listen: "127.0.0.1:{self.port}"',
             f'http: "127.0.0.1:{self.monitor_port}"',
             "jetstream {",
-            f"  store_dir: {_quoted(str(self.store_dir))}",
+            f"  store_dir: {quoted(str(self.store_dir))}",
             "  sync_interval: always",
             "}",
         ]
@@ -98,11 +101,13 @@ class NatsServer:
             routes = ", ".join(f'"nats-route://127.0.0.1:{port}"' for port in self.routes.peers)
             lines += [
                 "cluster {",
-                f"  name: {_quoted(self.routes.cluster_name)}",
+                f"  name: {quoted(self.routes.cluster_name)}",
                 f'  listen: "127.0.0.1:{self.routes.port}"',
                 f"  routes: [{routes}]",
                 "}",
             ]
+        if self.authorization:
+            lines.append(self.authorization)
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 15.0) -> NatsServer:
@@ -113,6 +118,7 @@ class NatsServer:
         self.monitor_port = self.monitor_port or free_port()
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self.config())
+        self.config_file.chmod(0o600)  # it may hold a password's hash
         self.process = processes.spawn(
             [nats_server_binary(), "-c", str(self.config_file)], self.log_file
         )
@@ -160,6 +166,6 @@ class NatsServer:
         self.stop()
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """A string in nats-server's config syntax, which reads JSON's string escapes."""
     return json.dumps(text)

@@ -38,6 +38,7 @@ from psycopg import sql
 
 from devstack.ports import free_port
 from devstack.processes import alive, command_line, end
+from devstack.secret_files import EmptySecret, kept_secret
 from devstack.unprivileged import Account, server_account
 from devstack.waiting import wait_until
 
@@ -313,19 +314,9 @@ def kept_password(path: Path) -> tuple[str, bool]:
     """The password kept in `path`, made (mode 0600) if there is none yet;
     and whether it was made now."""
     try:
-        password = path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    else:
-        if not password:
-            raise PostgresError(f"{path} is empty: remove it, and a new password is made")
-        return password, False
-    password = secrets.token_urlsafe(24)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(f"{password}\n")
-    return password, True
+        return kept_secret(path, lambda: secrets.token_urlsafe(24))
+    except EmptySecret as error:
+        raise PostgresError(str(error)) from None
 
 
 def asks_for_passwords(pg_hba: Path) -> bool:

@@ -25,7 +25,9 @@ class ServiceSpec:
     database: str
     """The database it owns: each service owns its data."""
     service: str = ""
-    """Its name in the registry, e.g. `shippy.user`."""
+    """Its name in the registry, e.g. `shippy.user` (its NATS login may take `micro.rpc.<this>.>`)."""
+    publishes: tuple[str, ...] = ()
+    """The event subjects it publishes on: under `make run`, no other login may."""
     needs_jwt_secret: bool = False
     needs_smtp: bool = False
 
@@ -34,7 +36,13 @@ CATALOG: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
         ServiceSpec("vessel-service", "shippy_vessel", "shippy.vessel"),
-        ServiceSpec("user-service", "shippy_user", "shippy.user", needs_jwt_secret=True),
+        ServiceSpec(
+            "user-service",
+            "shippy_user",
+            "shippy.user",
+            publishes=("user.created",),
+            needs_jwt_secret=True,
+        ),
         ServiceSpec("email-service", "shippy_email", "shippy.email", needs_smtp=True),
         ServiceSpec("consignment-service", "shippy_consignment", "shippy.consignment"),
     )

@@ -6,6 +6,8 @@
 | variable       | when set                                   | when not set                              |
 |----------------|--------------------------------------------|-------------------------------------------|
 | `NATS_URL`     | used if it answers, else our own there     | nats://127.0.0.1:4222, the same way       |
+|                | (ours with authorization: a login per      |                                           |
+|                | service, devstack.nats_auth)               |                                           |
 | `DATABASE_URL` | that server; the services' databases in it | our own PostgreSQL in var/postgres (5433) |
 | `SMTP_HOST`    | mail goes there (`SMTP_PORT`, default 25)  | our own SMTP server writing var/mail      |
 | `JWT_PRIVATE_KEY_FILE` | user-service signs tokens with this Ed25519 key (PEM) | a key pair made once and kept in var/: `jwt-private.pem` (mode 0600) and `jwt-public.json` |
@@ -52,6 +54,9 @@ class StackSettings:
     """A NATS server to use; None: start our own."""
     nats_port: int = 0
     """Port for our own NATS (0: any free one)."""
+    nats_authorization: bool = False
+    """Our own NATS lets in only the stack's logins, each with its permissions
+    (devstack.nats_auth); False: anyone may do anything, as tests' servers."""
     database_url: str | None = None
     """A PostgreSQL server (a URL a superuser can create databases with);
     None: start our own."""
@@ -92,6 +97,7 @@ class StackSettings:
         return cls(
             nats_url=nats_url if reuse_nats else None,
             nats_port=0 if reuse_nats else nats_port,
+            nats_authorization=not reuse_nats,
             database_url=environ.get("DATABASE_URL", "").strip() or None,
             postgres_port=PREFERRED_POSTGRES_PORT,
             smtp_host=environ.get("SMTP_HOST", "").strip() or None,

@@ -14,7 +14,9 @@ a bound), then the servers it started, and leaves no process behind.
 
 Layout of the var directory: `postgres/` (data, log in `postgres/server.log`),
 `postgres-password` (its superuser's password, mode 0600), `postgres.port`,
-`nats/` (JetStream store), `nats.log`, `mail/` (one .eml per message),
+`nats/` (JetStream store), `nats.log`, `nats-logins/` (with
+`StackSettings.nats_authorization`, what `make run` does: each service's NKey
+seed, the operator's, the CLIs' password; see devstack.nats_auth), `mail/` (one .eml per message),
 `jwt-private.pem` (user-service's signing key, mode 0600) and
 `jwt-public.json` (its public keys, JWKS), `run/` (what runs now, so that a run
 killed with SIGKILL is cleaned up by the next one: see devstack.leftovers).
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from micro.config import NatsLogin
 from micro.nats_transport import instance_address
 from shippy_kit.tokens import kept_key_pair
 
@@ -42,6 +45,7 @@ from devstack.leftovers import forget, remember, stop_leftovers
 from devstack.mosquitto import MISSING as MOSQUITTO_MISSING
 from devstack.mosquitto import MosquittoServer, mosquitto_binary
 from devstack.nats import NatsServer
+from devstack.nats_auth import OPERATOR, NatsLogins, service_env
 from devstack.ports import free_port
 from devstack.postgres import PostgresServer, clear_stale_pid_file, create_database
 from devstack.services import (
@@ -66,6 +70,8 @@ DERIVED = (
     "MICRO_SERVER_ADVERTISE",
     "MICRO_SERVER_ID",
 )
+LOGINS = ("NATS_NKEY", "NATS_CREDS")
+"""Not inherited when our NATS asks for logins: each service gets its own."""
 
 
 class StackError(RuntimeError):
@@ -118,6 +124,8 @@ class LocalStack:
         self.jwt_keys_made = False
         """True when this start made the key pair (development mode)."""
         self.nats: NatsServer | None = None
+        self.nats_logins: NatsLogins | None = None
+        """With authorization: the logins our NATS lets in (devstack.nats_auth)."""
         self.postgres: PostgresServer | None = None
         self.smtp: SmtpServer | None = None
         self.mqtt_url = ""
@@ -194,6 +202,11 @@ class LocalStack:
         """host:port of an instance's gRPC server."""
         return self.instance(name, index).address
 
+    @property
+    def operator_login(self) -> NatsLogin:
+        """A NATS login that may do everything (none needed without authorization)."""
+        return self.nats_logins.login(OPERATOR) if self.nats_logins else NatsLogin()
+
     def database_url(self, name: str) -> str:
         """The URL of the database service `name` owns."""
         return self._databases[name]
@@ -251,7 +264,7 @@ class LocalStack:
     def describe(self) -> str:
         """What is running, for people."""
         rows = [
-            ("NATS", f"{self.nats_url}{'' if self.nats else ' (already running)'}"),
+            ("NATS", _nats_row(self)),
             ("PostgreSQL", _postgres_row(self)),
             ("SMTP", _smtp_row(self)),
             ("JWT keys", _jwt_row(self)),
@@ -302,8 +315,14 @@ class LocalStack:
             self.nats_url = self.settings.nats_url
             log.info("NATS: using %s", self.nats_url)
             return
+        if self.settings.nats_authorization:
+            specs = [CATALOG[name] for name in CATALOG]
+            self.nats_logins = NatsLogins.keep(self.var_dir / "nats-logins", specs)
         self.nats = NatsServer(
-            self.var_dir / "nats", port=self.settings.nats_port, log_file=self.var_dir / "nats.log"
+            self.var_dir / "nats",
+            port=self.settings.nats_port,
+            log_file=self.var_dir / "nats.log",
+            authorization=self.nats_logins.config() if self.nats_logins else "",
         ).start()
         assert self.nats.process is not None
         remember(self.run_dir, "nats", self.nats.process.pid)
@@ -401,7 +420,8 @@ class LocalStack:
 
     def _service_env(self, name: str, extra: Mapping[str, str]) -> dict[str, str]:
         spec = CATALOG[name]
-        inherited = {k: v for k, v in os.environ.items() if k not in DERIVED}
+        ours = DERIVED + (LOGINS if self.nats_logins else ())
+        inherited = {k: v for k, v in os.environ.items() if k not in ours}
         env = {
             "MICRO_REGISTRY": self.settings.registry,
             "MICRO_BROKER": self.settings.broker,  # jetstream: at least once, no welcome email lost
@@ -411,6 +431,7 @@ class LocalStack:
             **self.env,
             **extra,
             "NATS_URL": self.nats_url,
+            **service_env(self.nats_logins, name),
             **({"MQTT_URL": self.mqtt_url} if self.mqtt_url else {}),
             **({"ETCD_URL": self.etcd_url} if self.etcd_url else {}),
             "MICRO_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
@@ -456,6 +477,17 @@ class LocalStack:
     def _check_not_cancelled(self) -> None:
         if self._cancelled.is_set():
             raise StackCancelled("cancelled while starting")
+
+
+def _nats_row(stack: LocalStack) -> str:
+    if stack.nats is None:
+        return f"{stack.nats_url} (already running)"
+    if stack.nats_logins is None:
+        return stack.nats_url
+    return (
+        f"{stack.nats_url}  with authorization: one login per service, "
+        f"kept in {shown_path(stack.nats_logins.folder)}/ (mode 0600)"
+    )
 
 
 def _postgres_row(stack: LocalStack) -> str:

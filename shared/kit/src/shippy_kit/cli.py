@@ -33,9 +33,9 @@ import nats.errors
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from micro.client import Client
-from micro.config import ConfigError, Options
+from micro.config import NO_LOGIN, ConfigError, NatsLogin, Options
 from micro.errors import MicroError, ServiceNotFound
-from micro.nats_client import redacted, servers
+from micro.nats_client import failure_reason, login_options, redacted, servers
 
 SERVICE_ERROR = 1
 USAGE_ERROR = 2
@@ -141,12 +141,14 @@ class CommandLine:
 async def connect(options: Options) -> AsyncIterator[Client]:
     """A client that finds services by name, once NATS is known to answer."""
     if options.registry == "nats":
-        await check_nats(options.nats_url)
+        await check_nats(options.nats_url, login=options.nats_login)
     async with Client.connect(options) as client:
         yield client
 
 
-async def check_nats(url: str, *, connect_timeout: float = NATS_CONNECT_TIMEOUT) -> None:
+async def check_nats(
+    url: str, *, login: NatsLogin = NO_LOGIN, connect_timeout: float = NATS_CONNECT_TIMEOUT
+) -> None:
     """Fail at once, in one line, when nothing answers at `url`.
 
     nats-py's defaults retry an unreachable server for two minutes, logging
@@ -159,7 +161,10 @@ async def check_nats(url: str, *, connect_timeout: float = NATS_CONNECT_TIMEOUT)
             reconnect_time_wait=0,
             connect_timeout=connect_timeout,
             error_cb=_ignore,
+            **login_options(login),
         )
+    except nats.errors.AuthorizationError as error:
+        raise CliError(f"NATS at {redacted(url)}: {failure_reason([error])}") from error
     except (nats.errors.Error, OSError, TimeoutError) as error:
         raise CliError(f"cannot reach NATS at {redacted(url)}: {STACK_HINT}") from error
     await connection.close()

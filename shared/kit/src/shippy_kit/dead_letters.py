@@ -137,9 +137,12 @@ def _replay(args: argparse.Namespace, options: Options) -> Coroutine[Any, Any, M
 
 
 async def list_dead_letters(options: Options) -> Message:
-    await check_nats(options.nats_url)
+    await check_nats(options.nats_url, login=options.nats_login)
     async with DeadLetters.connect(
-        options.nats_url, options.jetstream, request_timeout=options.client_timeout
+        options.nats_url,
+        options.jetstream,
+        login=options.nats_login,
+        request_timeout=options.client_timeout,
     ) as dead_letters:
         letters = await dead_letters.list()
     return LIST_REPLY(
@@ -160,9 +163,12 @@ async def list_dead_letters(options: Options) -> Message:
 
 async def replay(options: Options, event_id: str | None) -> Message:
     """Replay `event_id`, or every dead letter when it is None."""
-    await check_nats(options.nats_url)
+    await check_nats(options.nats_url, login=options.nats_login)
     async with DeadLetters.connect(
-        options.nats_url, options.jetstream, request_timeout=options.client_timeout
+        options.nats_url,
+        options.jetstream,
+        login=options.nats_login,
+        request_timeout=options.client_timeout,
     ) as dead_letters:
         if event_id is None:
             count = await dead_letters.replay_all()

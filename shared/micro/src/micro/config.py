@@ -9,6 +9,10 @@
 |                           | `micro.rpc.<service>.…`, no port of its own), …          |                         |
 | `MICRO_BROKER_ADDRESS`    | NATS URL for the broker and the NATS registry            | `NATS_URL`              |
 | `NATS_URL`                | the same, under the name NATS tools use                  | `nats://127.0.0.1:4222` |
+|                           | (may hold a login: `nats://user:password@host:4222`)     |                         |
+| `NATS_NKEY`               | NKey seed file (`SU…`) this process logs in to NATS with | none                    |
+| `NATS_CREDS`              | creds file (user JWT + NKey seed) this process logs in   | none                    |
+|                           | to NATS with (decentralized auth, `nsc generate creds`)  |                         |
 | `MICRO_SERVER_ADDRESS`    | host:port the gRPC server binds (port 0: any free)       | `127.0.0.1:0`           |
 | `MICRO_SERVER_ADVERTISE`  | host:port put in the registry, when not the bound        | the bound address       |
 | `MICRO_SERVER_ID`         | this instance's id: its registry node, its ADR-32 id,    | `<name>-<random uuid>`  |
@@ -66,6 +70,35 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class NatsLogin:
+    """Who this process logs in to NATS as, besides a user/password or token
+    in the URL: an NKey seed file (`NATS_NKEY`) or a creds file (`NATS_CREDS`).
+    Each is checked when read, so that a missing or unreadable file is a
+    ConfigError naming the variable, never a failure at the first connection;
+    nats-py reads the file again at every (re)connection and no message
+    shows what it holds."""
+
+    nkey_seed_file: str | None = None
+    creds_file: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> NatsLogin:
+        nkey = env.get("NATS_NKEY", "").strip() or None
+        creds = env.get("NATS_CREDS", "").strip() or None
+        if nkey and creds:
+            raise ConfigError("NATS_NKEY and NATS_CREDS: set one of the two, not both")
+        if nkey:
+            _check_seed("NATS_NKEY", nkey, _readable("NATS_NKEY", nkey).strip())
+        if creds:
+            _check_creds("NATS_CREDS", creds, _readable("NATS_CREDS", creds))
+        return cls(nkey_seed_file=nkey, creds_file=creds)
+
+
+NO_LOGIN = NatsLogin()
+"""Log in with what the NATS URL holds, if anything."""
+
+
+@dataclass(frozen=True)
 class JetStreamSettings:
     """How the JetStream broker keeps events and delivers them (micro.broker.jetstream).
 
@@ -118,6 +151,7 @@ class Options:
     client_timeout: float = 5.0
     shutdown_timeout: float = 10.0
     jetstream: JetStreamSettings = JetStreamSettings()
+    nats_login: NatsLogin = NO_LOGIN
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Options:
@@ -140,6 +174,7 @@ class Options:
             client_timeout=seconds(env, "MICRO_CLIENT_TIMEOUT", cls.client_timeout),
             shutdown_timeout=seconds(env, "MICRO_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
             jetstream=JetStreamSettings.from_env(env),
+            nats_login=NatsLogin.from_env(env),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -191,6 +226,34 @@ def whole_number(
         bounds = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
         raise ConfigError(f"{name}={raw!r}: must be {bounds}")
     return value
+
+
+def _readable(name: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except OSError as error:
+        raise ConfigError(f"{name}={path}: cannot read it ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}={path}: not a text file") from None
+
+
+def _check_seed(name: str, path: str, seed: str) -> None:
+    """A user's NKey seed, as `nk -gen user` writes it: "SU" and 56 more characters."""
+    import nkeys  # type: ignore[import-untyped]  # nats-py's own dependency for NKeys
+
+    try:
+        nkeys.from_seed(bytearray(seed.encode()))
+    except (nkeys.NkeysError, ValueError):
+        raise ConfigError(f"{name}={path}: does not hold an NKey seed") from None
+    if not seed.startswith("SU"):
+        raise ConfigError(f"{name}={path}: holds an NKey seed, but not a user's (SU…)")
+
+
+def _check_creds(name: str, path: str, text: str) -> None:
+    """A creds file: a user JWT and its NKey seed, each between BEGIN/END lines."""
+    if "-----BEGIN NATS USER JWT-----" not in text or "SEED-----" not in text:
+        raise ConfigError(f"{name}={path}: not a NATS creds file (a user JWT and an NKey seed)")
 
 
 def _name(env: Mapping[str, str], name: str, default: str) -> str:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import nats.errors
 from nats.aio.client import Client
 
+from micro.config import NO_LOGIN, NatsLogin
 from micro.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,17 @@ def redacted(url: str) -> str:
     return ",".join(shown)
 
 
-async def connect(url: str, who: str, *, connect_timeout: float = CONNECT_TIMEOUT) -> Client:
+async def connect(
+    url: str,
+    who: str,
+    *,
+    login: NatsLogin = NO_LOGIN,
+    connect_timeout: float = CONNECT_TIMEOUT,
+) -> Client:
     """A connected nats-py client; `Unavailable` when no server answers in time.
     With several servers in `url`, it connects to any and fails over to the others.
-    No log line or error shows a password or token the URL holds."""
+    It logs in with what the URL holds, or with `login`'s NKey seed or creds
+    file. No log line or error shows a password, token or seed."""
     nc = FastHeaderClient()
     shown = redacted(url)
     failures: list[Exception] = []
@@ -102,21 +110,43 @@ async def connect(url: str, who: str, *, connect_timeout: float = CONNECT_TIMEOU
                 reconnected_cb=on_reconnected,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=RECONNECT_WAIT,
+                **login_options(login),
             )
     except (TimeoutError, OSError, nats.errors.Error) as e:
         await nc.close()
         raise Unavailable(
             f"{who}: cannot connect to NATS at {shown} within {connect_timeout:g}s"
-            f" ({_reason(failures or [e])})"
+            f" ({failure_reason(failures or [e])})"
         ) from e
     return nc
 
 
-def _reason(failures: list[Exception]) -> str:
+def login_options(login: NatsLogin) -> dict[str, str]:
+    """nats-py's `connect` options for `login` (its public ones: nats-py reads
+    the file, and signs the server's nonce with the seed, at each connection)."""
+    if login.creds_file:
+        return {"user_credentials": login.creds_file}
+    if login.nkey_seed_file:
+        return {"nkeys_seed": login.nkey_seed_file}
+    return {}
+
+
+def _refused_login(failure: Exception) -> bool:
+    # nats-py raises AuthorizationError for some refusals and a plain error
+    # quoting the server's -ERR 'Authorization Violation' for others.
+    return isinstance(failure, nats.errors.AuthorizationError) or (
+        "authorization violation" in str(failure).lower()
+    )
+
+
+def failure_reason(failures: list[Exception]) -> str:
     """What went wrong, most telling first: a refused login outranks the
     connection the server then closed."""
-    if any(isinstance(f, nats.errors.AuthorizationError) for f in failures):
-        return "authorization violation: check the user, password or token in the URL"
+    if any(_refused_login(f) for f in failures):
+        return (
+            "authorization violation: check the login (the user, password or token"
+            " in the URL, NATS_NKEY or NATS_CREDS)"
+        )
     last = failures[-1]
     if isinstance(last, TimeoutError):
         return "no answer"

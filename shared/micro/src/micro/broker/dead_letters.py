@@ -41,7 +41,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.js.api import RawStreamMsg, StorageType, StreamConfig
 
-from micro.config import JetStreamSettings
+from micro.config import NO_LOGIN, JetStreamSettings, NatsLogin
 from micro.errors import NotFound, Unavailable
 from micro.nats_client import connect
 
@@ -106,10 +106,15 @@ class DeadLetters:
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(
-        cls, url: str, settings: JetStreamSettings | None = None, *, request_timeout: float = 5.0
+        cls,
+        url: str,
+        settings: JetStreamSettings | None = None,
+        *,
+        login: NatsLogin = NO_LOGIN,
+        request_timeout: float = 5.0,
     ) -> AsyncIterator[DeadLetters]:
         """Dead letters on a connection of their own, closed at the end of the block."""
-        nc = await connect(url, "dead letters")
+        nc = await connect(url, "dead letters", login=login)
         try:
             yield cls(nc, settings, request_timeout=request_timeout)
         finally:

@@ -72,7 +72,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from micro.broker import Message, MessageHandler
 from micro.broker.dead_letters import STREAM_NAME_IN_USE, DeadLetters, one_line
 from micro.broker.nats import NO_HEADERS
-from micro.config import JetStreamSettings, Options
+from micro.config import NO_LOGIN, JetStreamSettings, NatsLogin, Options
 from micro.errors import Unavailable
 from micro.nats_client import connect
 
@@ -277,8 +277,10 @@ class JetStreamBroker:
         *,
         stream_prefix: str = "MICRO",
         settings: JetStreamSettings | None = None,
+        login: NatsLogin = NO_LOGIN,
     ) -> None:
         self.url = url
+        self.login = login
         self.stream_prefix = stream_prefix
         self.settings = settings or JetStreamSettings()
         self._nc: Client | None = None
@@ -301,7 +303,7 @@ class JetStreamBroker:
 
     async def connect(self) -> None:
         if self._nc is None:
-            self._nc = await connect(self.url, f"broker {self.name}")
+            self._nc = await connect(self.url, f"broker {self.name}", login=self.login)
             self._js, self._jsm = self._nc.jetstream(), self._nc.jsm()
             self._dead_letters = DeadLetters(self._nc, self.settings)
 
@@ -472,4 +474,4 @@ def _being_cancelled() -> bool:
 
 def from_options(options: Options) -> JetStreamBroker:
     """The "jetstream" plugin, on the NATS server at `options.nats_url`."""
-    return JetStreamBroker(options.nats_url, settings=options.jetstream)
+    return JetStreamBroker(options.nats_url, settings=options.jetstream, login=options.nats_login)

@@ -24,7 +24,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsPySubscription
 
 from micro.broker import Message, MessageHandler
-from micro.config import Options
+from micro.config import NO_LOGIN, NatsLogin, Options
 from micro.errors import Unavailable
 from micro.nats_client import connect
 from micro.tasks import Tasks
@@ -104,10 +104,11 @@ class NatsSubscription:
 class NatsBroker:
     name = "nats"
 
-    def __init__(self, url: str, *, max_in_flight: int = 1) -> None:
+    def __init__(self, url: str, *, login: NatsLogin = NO_LOGIN, max_in_flight: int = 1) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be 1 or more, not {max_in_flight}")
         self.url = url
+        self.login = login
         self.max_in_flight = max_in_flight
         self._nc: Client | None = None
         self._subscriptions: set[NatsSubscription] = set()
@@ -118,7 +119,7 @@ class NatsBroker:
 
     async def connect(self) -> None:
         if self._nc is None:
-            self._nc = await connect(self.url, f"broker {self.name}")
+            self._nc = await connect(self.url, f"broker {self.name}", login=self.login)
 
     async def disconnect(self) -> None:
         nc, self._nc = self._nc, None
@@ -156,4 +157,4 @@ class NatsBroker:
 
 def from_options(options: Options) -> NatsBroker:
     """The "nats" plugin: core NATS at `options.nats_url`, at most once."""
-    return NatsBroker(options.nats_url)
+    return NatsBroker(options.nats_url, login=options.nats_login)

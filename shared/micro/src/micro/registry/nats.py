@@ -24,7 +24,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from micro.config import Options
+from micro.config import NO_LOGIN, NatsLogin, Options
 from micro.errors import ServiceNotFound
 from micro.nats_client import connect
 from micro.registry.memory import MemoryRegistry
@@ -44,11 +44,13 @@ class NatsRegistry:
         self,
         nats_url: str,
         *,
+        login: NatsLogin = NO_LOGIN,
         query_timeout: float = 1.0,
         quiet_window: float = 0.05,
         connect_timeout: float = 5.0,
     ) -> None:
         self.nats_url = nats_url
+        self.login = login
         self.connect_timeout = connect_timeout
         self.query_timeout = query_timeout
         self.quiet_window = quiet_window
@@ -111,7 +113,10 @@ class NatsRegistry:
         async with self._connecting:
             if self._nc is None:
                 nc = await connect(
-                    self.nats_url, "registry nats", connect_timeout=self.connect_timeout
+                    self.nats_url,
+                    "registry nats",
+                    login=self.login,
+                    connect_timeout=self.connect_timeout,
                 )
                 await nc.subscribe(QUERY_SUBJECT, cb=self._answer)
                 await nc.subscribe(WATCH_SUBJECT, cb=self._on_announcement)
@@ -207,4 +212,4 @@ def _merge(records: list[ServiceRecord]) -> list[ServiceRecord]:
 
 def from_options(options: Options) -> NatsRegistry:
     """The "nats" plugin, on the NATS server at `options.nats_url`."""
-    return NatsRegistry(options.nats_url)
+    return NatsRegistry(options.nats_url, login=options.nats_login)
