@@ -8,13 +8,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import nkeys  # type: ignore[import-untyped]
 import pytest
 import trustme
 from devstack.nats import nats_server_binary
+from devstack.nats_auth import new_seed
+from devstack.nats_jwt import Decentralized
 from devstack.ports import free_port, port_in_use
 from devstack.waiting import wait_until
+from micro.broker.jetstream import JetStreamBroker
+from micro.config import ConfigError, NatsLogin, Options
 from micro.errors import Unavailable
 from micro.nats_client import FastHeaderClient, connect, redacted, servers
+from micro.registry import nats as nats_registry
 from nats.aio.msg import Msg
 
 from devstack import processes
@@ -165,3 +171,139 @@ async def test_a_tls_server_whose_ca_is_not_trusted_is_refused(
     address, _ = nats_with_tls
     with pytest.raises(Unavailable, match="certificate verify failed"):
         await connect(f"tls://{address}", "test", connect_timeout=1)
+
+
+@pytest.fixture(scope="module")
+def nkey_seeds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two users' NKey seed files: the first one's public key is known to
+    `nats_with_an_nkey_user`, the second one's is not."""
+    folder = tmp_path_factory.mktemp("nkeys")
+    files = (folder / "known.nk", folder / "stranger.nk")
+    for file in files:
+        file.write_text(new_seed() + "\n")
+    return files
+
+
+@pytest.fixture(scope="module")
+def nats_with_an_nkey_user(
+    tmp_path_factory: pytest.TempPathFactory, nkey_seeds: tuple[Path, Path]
+) -> Iterator[str]:
+    """A nats-server (JetStream on) that lets in only the first of `nkey_seeds`."""
+    public_key = nkeys.from_seed(bytearray(nkey_seeds[0].read_bytes().strip())).public_key
+    folder = tmp_path_factory.mktemp("nats-nkey")
+    settings = (
+        f'jetstream {{ store_dir: "{folder}/js" }}\n'
+        f'authorization {{ users: [ {{ nkey: "{public_key.decode()}" }} ] }}'
+    )
+    with nats_server_with(folder, settings) as address:
+        yield address
+
+
+async def test_the_broker_and_registry_log_in_with_the_nkey_of_nats_nkey(
+    nats_with_an_nkey_user: str, nkey_seeds: tuple[Path, Path]
+) -> None:
+    options = Options.from_env(
+        {"NATS_URL": f"nats://{nats_with_an_nkey_user}", "NATS_NKEY": str(nkey_seeds[0])}
+    )
+    broker = JetStreamBroker(options.nats_url, login=options.nats_login)
+    registry = nats_registry.from_options(options)
+    try:
+        await broker.connect()
+        await registry.connect()
+        assert broker.connected
+        assert await registry.list_services() == []
+    finally:
+        await broker.disconnect()
+        await registry.close()
+
+
+async def test_an_nkey_the_server_does_not_know_says_authorization_violation(
+    nats_with_an_nkey_user: str, nkey_seeds: tuple[Path, Path]
+) -> None:
+    stranger = NatsLogin(nkey_seed_file=str(nkey_seeds[1]))
+    with pytest.raises(Unavailable) as caught:
+        await connect(f"nats://{nats_with_an_nkey_user}", "broker x", login=stranger)
+    message = str(caught.value)
+    assert "authorization violation" in message
+    assert nkey_seeds[1].read_text().strip() not in message
+
+
+async def test_no_login_at_all_says_authorization_violation(nats_with_an_nkey_user: str) -> None:
+    with pytest.raises(Unavailable) as caught:
+        await connect(f"nats://{nats_with_an_nkey_user}", "broker x")
+    assert "authorization violation" in str(caught.value)
+
+
+def test_an_unreadable_nkey_file_is_a_config_error_naming_the_variable(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.nk"
+    with pytest.raises(ConfigError) as caught:
+        Options.from_env({"NATS_NKEY": str(missing)})
+    assert str(caught.value) == f"NATS_NKEY={missing}: cannot read it (No such file or directory)"
+
+
+@pytest.mark.parametrize(
+    ("variable", "content", "reason"),
+    [
+        ("NATS_NKEY", "not a seed at all", "does not hold an NKey seed"),
+        ("NATS_NKEY", "", "does not hold an NKey seed"),
+        ("NATS_CREDS", "SUAM-just-a-seed", "not a NATS creds file (a user JWT and an NKey seed)"),
+    ],
+)
+def test_a_file_that_is_not_a_login_is_a_config_error(
+    tmp_path: Path, variable: str, content: str, reason: str
+) -> None:
+    file = tmp_path / "login"
+    file.write_text(content)
+    with pytest.raises(ConfigError) as caught:
+        Options.from_env({variable: str(file)})
+    assert str(caught.value) == f"{variable}={file}: {reason}"
+
+
+def test_an_account_seed_is_not_a_users(tmp_path: Path) -> None:
+    file = tmp_path / "account.nk"
+    file.write_bytes(nkeys.encode_seed(bytes(32), nkeys.PREFIX_BYTE_ACCOUNT))
+    with pytest.raises(ConfigError) as caught:
+        Options.from_env({"NATS_NKEY": str(file)})
+    assert "not a user's" in str(caught.value)
+    assert file.read_text() not in str(caught.value)
+
+
+def test_nats_nkey_and_nats_creds_together_are_a_config_error(
+    nkey_seeds: tuple[Path, Path],
+) -> None:
+    with pytest.raises(ConfigError, match="set one of the two"):
+        Options.from_env({"NATS_NKEY": str(nkey_seeds[0]), "NATS_CREDS": str(nkey_seeds[1])})
+
+
+@pytest.fixture(scope="module")
+def nats_with_a_creds_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A nats-server that trusts an operator (decentralized authentication);
+    yields its address and a creds file of a user of that operator's account."""
+    folder = tmp_path_factory.mktemp("nats-creds")
+    trust = Decentralized.new()
+    creds = trust.write_creds(folder / "user.creds")
+    with nats_server_with(folder, trust.server_config()) as address:
+        yield address, creds
+
+
+async def test_the_registry_logs_in_with_the_creds_file_of_nats_creds(
+    nats_with_a_creds_user: tuple[str, Path],
+) -> None:
+    address, creds = nats_with_a_creds_user
+    options = Options.from_env({"NATS_URL": f"nats://{address}", "NATS_CREDS": str(creds)})
+    registry = nats_registry.from_options(options)
+    try:
+        await registry.connect()
+        assert await registry.list_services() == []
+    finally:
+        await registry.close()
+
+
+async def test_a_creds_file_of_another_operator_says_authorization_violation(
+    nats_with_a_creds_user: tuple[str, Path], tmp_path: Path
+) -> None:
+    address, _ = nats_with_a_creds_user
+    foreign = Decentralized.new().write_creds(tmp_path / "foreign.creds")
+    with pytest.raises(Unavailable) as caught:
+        await connect(f"nats://{address}", "test", login=NatsLogin(creds_file=str(foreign)))
+    assert "authorization violation" in str(caught.value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TypedDict
 from urllib.parse import urlsplit, urlunsplit
 
 import nats.errors
@@ -121,7 +122,12 @@ async def connect(
     return nc
 
 
-def login_options(login: NatsLogin) -> dict[str, str]:
+class LoginOptions(TypedDict, total=False):
+    user_credentials: str
+    nkeys_seed: str
+
+
+def login_options(login: NatsLogin) -> LoginOptions:
     """nats-py's `connect` options for `login` (its public ones: nats-py reads
     the file, and signs the server's nonce with the seed, at each connection)."""
     if login.creds_file:
