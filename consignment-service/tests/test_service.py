@@ -11,9 +11,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 import grpc
+import psycopg
 import pytest
 from consignment_service.validation import MAX_CONTAINERS
-from micro.errors import FailedPrecondition, InvalidArgument, Unavailable
+from micro.errors import FailedPrecondition, Internal, InvalidArgument, Unavailable
 from micro.testing import first_success
 from shippy.consignment.v1 import consignment_pb2
 from shippy_kit.cli import bearer
@@ -259,3 +260,54 @@ async def test_a_bad_page_request_names_its_field(
     with pytest.raises(InvalidArgument) as caught:
         await shipping.GetConsignments(request_, metadata=bearer(users.issue("alice")))
     assert caught.value.field == field
+
+
+async def booked_containers(database_url: str) -> int:
+    """Containers booked on the whole fleet, as vessel-service's table has it."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cursor = await conn.execute("SELECT sum(containers_booked) FROM vessels")
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def refuse(database_url: str, table: str, check: str) -> None:
+    """From now on, `table` refuses every row that fails `check`: a store that fails."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT refused CHECK ({check}) NOT VALID")
+
+
+@pytest.mark.usefixtures("vessel_service")
+async def test_a_consignment_that_fails_to_store_gives_its_vessel_room_back(
+    shipping: ShippingServiceAsyncStub, users: UserTokens, database_url: str
+) -> None:
+    alice = bearer(users.issue("alice"))
+    await shipping.CreateConsignment(consignment(containers=2), metadata=alice)
+    before = await booked_containers(database_url)
+    await refuse(database_url, "consignments", "false")
+
+    with pytest.raises(Internal):
+        await shipping.CreateConsignment(consignment(containers=3), metadata=alice)
+
+    assert await booked_containers(database_url) == before == 2
+
+
+@pytest.mark.usefixtures("vessel_service")
+async def test_when_the_release_fails_too_the_booking_is_logged_and_the_store_error_answered(
+    shipping: ShippingServiceAsyncStub,
+    users: UserTokens,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    alice = bearer(users.issue("alice"))
+    await shipping.CreateConsignment(consignment(containers=1), metadata=alice)
+    await refuse(database_url, "consignments", "false")
+    await refuse(database_url, "bookings", "released_at IS NULL")
+
+    with pytest.raises(Internal):
+        await shipping.CreateConsignment(consignment(containers=3), metadata=alice)
+
+    assert await booked_containers(database_url) == 1 + 3  # the room stays booked ...
+    stuck = [r for r in caplog.records if "stays booked" in r.getMessage()]
+    assert [r.levelname for r in stuck] == ["ERROR"]  # ... and the log says which booking
+    assert str(LITTLE_TOOT.id) in stuck[0].getMessage()

@@ -10,6 +10,7 @@ from devstack.ports import free_port
 from shippy_kit.postgres import DatabaseUnavailable, connection_pool, open_pool
 from vessel_service.fleet import SEED_FLEET
 from vessel_service.repository import (
+    Booking,
     Vessel,
     VesselExists,
     VesselRepository,
@@ -86,11 +87,13 @@ async def test_a_booking_takes_room_and_a_full_vessel_is_not_found(
 ) -> None:
     vessel = await repository.create(a_vessel(capacity=10, max_weight=1_000))
 
-    booked = await repository.book(capacity=6, max_weight=600)
+    booked = await repository.book(capacity=6, max_weight=600, booked_by="user-1")
     left_for_four = await repository.find_available(capacity=4, max_weight=400)
     none_for_five = await repository.find_available(capacity=5, max_weight=1)
 
-    assert booked == dataclasses.replace(vessel, containers_booked=6, weight_booked=600)
+    assert booked is not None
+    assert booked[0] == dataclasses.replace(vessel, containers_booked=6, weight_booked=600)
+    assert booked[1] == Booking(booked[1].id, vessel.id, 6, 600, "user-1")
     assert left_for_four is not None
     assert left_for_four.id == vessel.id
     assert none_for_five is None
@@ -99,13 +102,40 @@ async def test_a_booking_takes_room_and_a_full_vessel_is_not_found(
 async def test_concurrent_bookings_never_overfill_a_vessel(repository: VesselRepository) -> None:
     vessel = await repository.create(a_vessel(capacity=5, max_weight=5_000))
 
-    booked = await asyncio.gather(*(repository.book(capacity=1, max_weight=1) for _ in range(8)))
+    booked = await asyncio.gather(
+        *(repository.book(capacity=1, max_weight=1, booked_by="u") for _ in range(8))
+    )
 
-    assert sum(1 for b in booked if b is not None and b.id == vessel.id) == 5
+    assert sum(1 for b in booked if b is not None and b[0].id == vessel.id) == 5
     assert sum(1 for b in booked if b is None) == 3
     stored = await repository.get(vessel.id)
     assert stored is not None
     assert stored.containers_booked == 5
+
+
+async def test_a_release_gives_back_what_its_booking_took_once(
+    repository: VesselRepository,
+) -> None:
+    vessel = await repository.create(a_vessel(capacity=10, max_weight=1_000))
+    kept = await repository.book(capacity=3, max_weight=300, booked_by="user-1")
+    booked = await repository.book(capacity=6, max_weight=600, booked_by="user-1")
+    assert kept is not None
+    assert booked is not None
+
+    released = await repository.release(booked[1].id)
+    again = await repository.release(booked[1].id)
+
+    after = dataclasses.replace(vessel, containers_booked=3, weight_booked=300)
+    assert released == after
+    assert again == after  # released before: nothing more given back
+    stored = await repository.booking(booked[1].id)
+    assert stored is not None
+    assert stored.released
+
+
+async def test_releasing_an_unknown_booking_is_none(repository: VesselRepository) -> None:
+    assert await repository.release(uuid.uuid4()) is None
+    assert await repository.booking(uuid.uuid4()) is None
 
 
 async def test_created_vessels_are_stored_as_given(repository: VesselRepository) -> None:

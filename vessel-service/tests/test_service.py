@@ -16,6 +16,7 @@ from micro.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
     PermissionDenied,
     Unauthenticated,
     Unavailable,
@@ -70,6 +71,9 @@ class AsCaller:
 
     async def Create(self, request: Any) -> vessel_pb2.CreateResponse:
         return await self._stub.Create(request, metadata=self._metadata)
+
+    async def Release(self, request: Any) -> vessel_pb2.ReleaseResponse:
+        return await self._stub.Release(request, metadata=self._metadata)
 
 
 @pytest.fixture
@@ -276,3 +280,47 @@ async def test_booked_loads_use_up_a_vessel_until_it_is_no_longer_found(
     assert first.vessel.id == created.id
     assert second.vessel.id != created.id  # one container of room left on the dinghy
     assert second.vessel.id == str(LITTLE_TOOT.id)
+
+
+async def test_a_released_booking_gives_its_room_back_to_the_next_load(vessels: Stub) -> None:
+    created = (await vessels.Create(a_vessel(name="Skiff", capacity=2, max_weight=200))).vessel
+    load = find_request(capacity=2, max_weight=100)
+    booked = await vessels.FindAvailable(load)
+    assert booked.vessel.id == created.id
+
+    released = await vessels.Release(vessel_pb2.ReleaseRequest(booking_id=booked.booking_id))
+    again = await vessels.Release(vessel_pb2.ReleaseRequest(booking_id=booked.booking_id))
+    next_load = await vessels.FindAvailable(load)
+
+    assert released.vessel.id == created.id
+    assert again.vessel == released.vessel  # released once, not twice
+    assert next_load.vessel.id == created.id  # the skiff has its room again
+
+
+async def test_only_who_booked_or_an_admin_may_release(
+    vessels: Stub, raw_vessels: Stub, mint: TokenMint
+) -> None:
+    booked = await vessels.FindAvailable(find_request(capacity=1, max_weight=1))
+    release = vessel_pb2.ReleaseRequest(booking_id=booked.booking_id)
+
+    with pytest.raises(PermissionDenied, match="only who booked it"):
+        await raw_vessels.Release(release, metadata=bearer(mint.token("someone-else")))
+    admin = bearer(mint.token("admin-1", roles=["admin"]))
+    reply = await raw_vessels.Release(release, metadata=admin)
+
+    assert reply.vessel.id == booked.vessel.id
+
+
+@pytest.mark.parametrize(
+    ("booking_id", "error", "message"),
+    [
+        ("", InvalidArgument, "booking_id: is required"),
+        ("not-a-uuid", InvalidArgument, "booking_id: must be a UUID"),
+        ("6f1c1b9e-0000-4000-8000-000000000000", NotFound, "not found"),
+    ],
+)
+async def test_releasing_no_booking_of_ours_says_why(
+    vessels: Stub, booking_id: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        await vessels.Release(vessel_pb2.ReleaseRequest(booking_id=booking_id))

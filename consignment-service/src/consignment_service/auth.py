@@ -53,3 +53,9 @@ class OnBehalfOfCaller:
         return await self._vessels.FindAvailable(
             request, metadata=bearer(current_token()), **options
         )
+
+    async def Release(
+        self, request: vessel_pb2.ReleaseRequest, **options: Any
+    ) -> vessel_pb2.ReleaseResponse:
+        """Only who booked may release: the same caller's token, again."""
+        return await self._vessels.Release(request, metadata=bearer(current_token()), **options)

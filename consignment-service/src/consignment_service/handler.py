@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
-from micro.errors import DeadlineExceeded, FailedPrecondition, Internal, Unavailable
+from micro.errors import DeadlineExceeded, FailedPrecondition, Internal, MicroError, Unavailable
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2
 from shippy_kit import paging
@@ -43,10 +43,14 @@ class ShippingHandler(consignment_pb2_grpc.ShippingServiceServicer):
         """Stores the consignment on the vessel that vessel-service picks for it.
 
         FAILED_PRECONDITION, with vessel-service's reason, when no vessel fits.
+        Finding the vessel books room on it; when the consignment then cannot
+        be stored, the booking is released (see `_release`) and the store's
+        error answered.
         """
         new = validation.new_consignment(request)
         user_id = current_user_id()
-        vessel_id = await self._find_vessel(capacity=len(new.containers), max_weight=new.weight)
+        booked = await self._book_vessel(capacity=len(new.containers), max_weight=new.weight)
+        vessel_id = booked.vessel.id
         try:
             consignment = await self._repository.create(
                 id=uuid.uuid4(),
@@ -57,7 +61,11 @@ class ShippingHandler(consignment_pb2_grpc.ShippingServiceServicer):
                 vessel_id=vessel_id,
             )
         except ConsignmentExists as error:  # a uuid4 collision: never in practice
+            await self._release(booked)
             raise Internal(f"consignment id {error} is taken") from None
+        except Exception:
+            await self._release(booked)
+            raise
         logger.info(
             "consignment %s created for user %s: %d containers, %d kg, on vessel %s",
             consignment.id,
@@ -82,8 +90,10 @@ class ShippingHandler(consignment_pb2_grpc.ShippingServiceServicer):
             consignments=consignments, next_page_token=next_page
         )
 
-    async def _find_vessel(self, *, capacity: int, max_weight: int) -> str:
-        """The id of the vessel that takes the load."""
+    async def _book_vessel(
+        self, *, capacity: int, max_weight: int
+    ) -> vessel_pb2.FindAvailableResponse:
+        """The vessel that takes the load, and the booking of room on it."""
         spec = vessel_pb2.Specification(capacity=capacity, max_weight=max_weight)
         try:
             reply = await self._vessels.FindAvailable(
@@ -95,7 +105,31 @@ class ShippingHandler(consignment_pb2_grpc.ShippingServiceServicer):
         except (Unavailable, DeadlineExceeded) as error:
             logger.warning("vessel-service unavailable: %s", error)
             raise Unavailable(f"cannot find a vessel: {error.message}") from None
-        return reply.vessel.id
+        return reply
+
+    async def _release(self, booked: vessel_pb2.FindAvailableResponse) -> None:
+        """Give back the room of a consignment that was not stored.
+
+        One attempt: when it fails (vessel-service gone meanwhile), the room
+        stays booked, and an ERROR line names the booking so that an operator
+        can release it; the caller gets the store's error all the same, which
+        is what happened to their consignment.
+        """
+        try:
+            await self._vessels.Release(vessel_pb2.ReleaseRequest(booking_id=booked.booking_id))
+        except MicroError as error:
+            logger.error(
+                "booking %s on vessel %s stays booked: could not release it (%s)",
+                booked.booking_id,
+                booked.vessel.id,
+                error,
+            )
+        else:
+            logger.info(
+                "booking %s on vessel %s released: its consignment was not stored",
+                booked.booking_id,
+                booked.vessel.id,
+            )
 
 
 def to_message(consignment: Consignment) -> consignment_pb2.Consignment:

@@ -1,7 +1,8 @@
 """The VesselService RPCs: validate, ask the repository, answer. No SQL here.
 
 Every call has passed `shippy_kit.auth.TokenInterceptor` (a valid token,
-checked locally). `Create` needs the `operator` or `admin` role as well.
+checked locally). `Create` needs the `operator` or `admin` role as well;
+`Release` is for the caller who booked (or an admin).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import logging
 from typing import Any, TypeAlias
 
 import grpc.aio
-from micro.errors import AlreadyExists, FailedPrecondition, PermissionDenied
+from micro.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
-from shippy_kit.auth import require_role
+from shippy_kit.auth import current_claims, require_role
 from shippy_kit.tokens import ADMIN, OPERATOR
 
 from vessel_service import validation
@@ -37,12 +38,43 @@ class VesselHandler(vessel_pb2_grpc.VesselServiceServicer):
         once per consignment, on behalf of (with the token of) its creator.
         """
         spec = validation.specification(request)
-        vessel = await self._repository.book(capacity=spec.capacity, max_weight=spec.max_weight)
-        if vessel is None:
+        booked = await self._repository.book(
+            capacity=spec.capacity, max_weight=spec.max_weight, booked_by=current_claims().subject
+        )
+        if booked is None:
             raise FailedPrecondition(
                 f"no available vessel fits capacity {spec.capacity} and weight {spec.max_weight} kg"
             )
-        return vessel_pb2.FindAvailableResponse(vessel=to_message(vessel))
+        vessel, booking = booked
+        return vessel_pb2.FindAvailableResponse(
+            vessel=to_message(vessel), booking_id=str(booking.id)
+        )
+
+    async def Release(
+        self, request: vessel_pb2.ReleaseRequest, context: Context
+    ) -> vessel_pb2.ReleaseResponse:
+        """Gives back the room of a booking FindAvailable made for the caller.
+
+        PERMISSION_DENIED for another caller's booking (an admin may release
+        any), NOT_FOUND for none; a booking released before stays released.
+        """
+        booking_id = validation.booking_id(request)
+        caller = current_claims()
+        booking = await self._repository.booking(booking_id)
+        if booking is None:
+            raise NotFound(f'booking "{booking_id}" not found')
+        if booking.booked_by != caller.subject and not caller.has_role(ADMIN):
+            raise PermissionDenied("only who booked it, or an admin, may release a booking")
+        vessel = await self._repository.release(booking_id)
+        assert vessel is not None  # the booking exists, so its vessel does
+        logger.info(
+            "booking %s released: %d containers, %d kg back on vessel %s",
+            booking_id,
+            booking.containers,
+            booking.weight,
+            vessel.id,
+        )
+        return vessel_pb2.ReleaseResponse(vessel=to_message(vessel))
 
     async def Create(
         self, request: vessel_pb2.CreateRequest, context: Context

@@ -2,7 +2,9 @@
 
 Each vessel records what is booked on it (`containers_booked`, `weight_booked`):
 `book` puts a load on the smallest vessel with room left for it, so a vessel
-fills up and stops being found instead of being "available" for ever.
+fills up and stops being found instead of being "available" for ever. Each
+booking is a row of `bookings` (who booked, how much), so that `release` can
+give back exactly what one booking took, once.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ CREATE INDEX IF NOT EXISTS vessels_smallest_fit_idx
     ON vessels (capacity, max_weight, id) WHERE available;
 ALTER TABLE vessels ADD COLUMN IF NOT EXISTS containers_booked integer NOT NULL DEFAULT 0;
 ALTER TABLE vessels ADD COLUMN IF NOT EXISTS weight_booked bigint NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS bookings (
+    id          uuid        PRIMARY KEY,
+    vessel_id   uuid        NOT NULL REFERENCES vessels (id),
+    containers  integer     NOT NULL,
+    weight      bigint      NOT NULL,
+    booked_by   text        NOT NULL,
+    released_at timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
 """
 
 VESSEL_COLUMNS = (
@@ -61,6 +72,17 @@ class Vessel:
     """How many containers of booked loads it carries."""
     weight_booked: int = 0
     """Kilograms of booked loads."""
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: uuid.UUID
+    vessel_id: uuid.UUID
+    containers: int
+    weight: int
+    booked_by: str
+    """The subject of the token it was booked with."""
+    released: bool = False
 
 
 class VesselExists(Exception):
@@ -114,16 +136,20 @@ class VesselRepository:
             )
             return await cursor.fetchone()
 
-    async def book(self, *, capacity: int, max_weight: int) -> Vessel | None:
-        """Put the load on the vessel `find_available` would pick, atomically:
-        the vessel as booked, or None when none has room.
+    async def book(
+        self, *, capacity: int, max_weight: int, booked_by: str
+    ) -> tuple[Vessel, Booking] | None:
+        """Put the load on the vessel `find_available` would pick, atomically,
+        and record the booking: the vessel as booked and the booking, or None
+        when none has room.
 
         The vessel is locked while it is booked; a concurrent booking skips it
         and takes the next that fits, and only when every fitting vessel is
         locked does it wait for one (then the room left is checked again).
         """
         load = {"capacity": capacity, "max_weight": max_weight}
-        async with connection(self._pool) as conn:
+        booking_id = uuid.uuid4()
+        async with connection(self._pool) as conn, conn.transaction():
             cursor = conn.cursor(row_factory=class_row(Vessel))
             for lock in ("FOR UPDATE SKIP LOCKED", "FOR UPDATE"):
                 await cursor.execute(
@@ -133,10 +159,51 @@ class VesselRepository:
                     f" LIMIT 1 {lock}) AND {HAS_ROOM} RETURNING {VESSEL_COLUMNS}",
                     load,
                 )
-                booked = await cursor.fetchone()
-                if booked is not None:
-                    return booked
+                vessel = await cursor.fetchone()
+                if vessel is not None:
+                    booking = Booking(booking_id, vessel.id, capacity, max_weight, booked_by)
+                    await conn.execute(
+                        "INSERT INTO bookings (id, vessel_id, containers, weight, booked_by)"
+                        " VALUES (%s, %s, %s, %s, %s)",
+                        (booking.id, vessel.id, capacity, max_weight, booked_by),
+                    )
+                    return vessel, booking
             return None
+
+    async def booking(self, booking_id: uuid.UUID) -> Booking | None:
+        async with connection(self._pool) as conn:
+            cursor = conn.cursor(row_factory=class_row(Booking))
+            await cursor.execute(
+                "SELECT id, vessel_id, containers, weight, booked_by,"
+                " released_at IS NOT NULL AS released FROM bookings WHERE id = %s",
+                (booking_id,),
+            )
+            return await cursor.fetchone()
+
+    async def release(self, booking_id: uuid.UUID) -> Vessel | None:
+        """Give back the room the booking took, once: the vessel after, or
+        None when there is no such booking. A booking released before
+        changes nothing (the vessel as it is)."""
+        async with connection(self._pool) as conn, conn.transaction():
+            cursor = conn.cursor(row_factory=class_row(Vessel))
+            await cursor.execute(
+                "WITH released AS (UPDATE bookings SET released_at = now()"
+                " WHERE id = %(id)s AND released_at IS NULL"
+                " RETURNING vessel_id, containers, weight)"
+                " UPDATE vessels SET containers_booked = containers_booked - released.containers,"
+                " weight_booked = weight_booked - released.weight"
+                f" FROM released WHERE vessels.id = released.vessel_id RETURNING {_qualified()}",
+                {"id": booking_id},
+            )
+            vessel = await cursor.fetchone()
+            if vessel is not None:
+                return vessel
+            await cursor.execute(
+                f"SELECT {_qualified()} FROM vessels JOIN bookings"
+                " ON bookings.vessel_id = vessels.id WHERE bookings.id = %s",
+                (booking_id,),
+            )
+            return await cursor.fetchone()
 
     async def get(self, vessel_id: uuid.UUID) -> Vessel | None:
         async with connection(self._pool) as conn:
@@ -145,6 +212,11 @@ class VesselRepository:
                 f"SELECT {VESSEL_COLUMNS} FROM vessels WHERE id = %s", (vessel_id,)
             )
             return await cursor.fetchone()
+
+
+def _qualified() -> str:
+    """VESSEL_COLUMNS of the vessels table, in a statement that joins another."""
+    return ", ".join(f"vessels.{column.strip()}" for column in VESSEL_COLUMNS.split(","))
 
 
 def _params(vessel: Vessel) -> dict[str, object]:

@@ -34,6 +34,12 @@ def specification(request: vessel_pb2.FindAvailableRequest) -> Specification:
     )
 
 
+def booking_id(request: vessel_pb2.ReleaseRequest) -> uuid.UUID:
+    if not request.booking_id:
+        raise InvalidArgument("booking_id", "is required")
+    return _uuid("booking_id", request.booking_id)
+
+
 def new_vessel(request: vessel_pb2.CreateRequest, default_owner: str = "") -> Vessel:
     """The vessel to store: a new id when none is given, `default_owner` when
     no owner is, nothing booked, and always available."""

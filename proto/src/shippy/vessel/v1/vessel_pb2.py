@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dshippy/vessel/v1/vessel.proto\x12\x10shippy.vessel.v1\"m\n\x06Vessel\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x05\x12\x12\n\nmax_weight\x18\x04 \x01(\x03\x12\x11\n\tavailable\x18\x05 \x01(\x08\x12\x10\n\x08owner_id\x18\x06 \x01(\t\"5\n\rSpecification\x12\x10\n\x08\x63\x61pacity\x18\x01 \x01(\x05\x12\x12\n\nmax_weight\x18\x02 \x01(\x03\"N\n\x14\x46indAvailableRequest\x12\x36\n\rspecification\x18\x01 \x01(\x0b\x32\x1f.shippy.vessel.v1.Specification\"A\n\x15\x46indAvailableResponse\x12(\n\x06vessel\x18\x01 \x01(\x0b\x32\x18.shippy.vessel.v1.Vessel\"9\n\rCreateRequest\x12(\n\x06vessel\x18\x01 \x01(\x0b\x32\x18.shippy.vessel.v1.Vessel\":\n\x0e\x43reateResponse\x12(\n\x06vessel\x18\x01 \x01(\x0b\x32\x18.shippy.vessel.v1.Vessel2\xbe\x01\n\rVesselService\x12`\n\rFindAvailable\x12&.shippy.vessel.v1.FindAvailableRequest\x1a\'.shippy.vessel.v1.FindAvailableResponse\x12K\n\x06\x43reate\x12\x1f.shippy.vessel.v1.CreateRequest\x1a .shippy.vessel.v1.CreateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dshippy/vessel/v1/vessel.proto\x12\x10shippy.vessel.v1\"m\n\x06Vessel\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x05\x12\x12\n\nmax_weight\x18\x04 \x01(\x03\x12\x11\n\tavailable\x18\x05 \x01(\x08\x12\x10\n\x08owner_id\x18\x06 \x01(\t\"5\n\rSpecification\x12\x10\n\x08\x63\x61pacity\x18\x01 \x01(\x05\x12\x12\n\nmax_weight\x18\x02 \x01(\x03\"N\n\x14\x46indAvailableRequest\x12\x36\n\rspecification\x18\x01 \x01(\x0b\x32\x1f.shippy.vessel.v1.Specification\"U\n\x15\x46indAvailableResponse\x12(\n\x06vessel\x18\x01 \x01(\x0b\x32\x18.shippy.vessel.v1.Vessel\x12\x12\n\nbooking_id\x18\x02 \x01(\t\"$\n\x0eReleaseRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\";\n\x0fReleaseResponse\x12(\n\x06vessel\x18\x01 \x01(\x0b\x32\x18.shippy.vessel.v1.Vessel\"9\n\rCreateRequest\x12(\n\x06vessel\x18\x01 \x01(\x0b\x32\x18.shippy.vessel.v1.Vessel\":\n\x0e\x43reateResponse\x12(\n\x06vessel\x18\x01 \x01(\x0b\x32\x18.shippy.vessel.v1.Vessel2\x8e\x02\n\rVesselService\x12`\n\rFindAvailable\x12&.shippy.vessel.v1.FindAvailableRequest\x1a\'.shippy.vessel.v1.FindAvailableResponse\x12N\n\x07Release\x12 .shippy.vessel.v1.ReleaseRequest\x1a!.shippy.vessel.v1.ReleaseResponse\x12K\n\x06\x43reate\x12\x1f.shippy.vessel.v1.CreateRequest\x1a .shippy.vessel.v1.CreateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,11 +38,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FINDAVAILABLEREQUEST']._serialized_start=217
   _globals['_FINDAVAILABLEREQUEST']._serialized_end=295
   _globals['_FINDAVAILABLERESPONSE']._serialized_start=297
-  _globals['_FINDAVAILABLERESPONSE']._serialized_end=362
-  _globals['_CREATEREQUEST']._serialized_start=364
-  _globals['_CREATEREQUEST']._serialized_end=421
-  _globals['_CREATERESPONSE']._serialized_start=423
-  _globals['_CREATERESPONSE']._serialized_end=481
-  _globals['_VESSELSERVICE']._serialized_start=484
-  _globals['_VESSELSERVICE']._serialized_end=674
+  _globals['_FINDAVAILABLERESPONSE']._serialized_end=382
+  _globals['_RELEASEREQUEST']._serialized_start=384
+  _globals['_RELEASEREQUEST']._serialized_end=420
+  _globals['_RELEASERESPONSE']._serialized_start=422
+  _globals['_RELEASERESPONSE']._serialized_end=481
+  _globals['_CREATEREQUEST']._serialized_start=483
+  _globals['_CREATEREQUEST']._serialized_end=540
+  _globals['_CREATERESPONSE']._serialized_start=542
+  _globals['_CREATERESPONSE']._serialized_end=600
+  _globals['_VESSELSERVICE']._serialized_start=603
+  _globals['_VESSELSERVICE']._serialized_end=873
 # @@protoc_insertion_point(module_scope)

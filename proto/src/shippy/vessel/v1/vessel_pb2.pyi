@@ -101,8 +101,53 @@ class FindAvailableResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     VESSEL_FIELD_NUMBER: _builtins.int
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    """What Release takes to give the room back."""
     @_builtins.property
     def vessel(self) -> Global___Vessel: ...
+    def __init__(
+        self,
+        *,
+        vessel: Global___Vessel | None = ...,
+        booking_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["vessel", b"vessel"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id", "vessel", b"vessel"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindAvailableResponse: _TypeAlias = FindAvailableResponse  # noqa: Y015
+
+@_typing.final
+class ReleaseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOOKING_ID_FIELD_NUMBER: _builtins.int
+    booking_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        booking_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booking_id", b"booking_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseRequest: _TypeAlias = ReleaseRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VESSEL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def vessel(self) -> Global___Vessel:
+        """The vessel, with the booking's room free again."""
+
     def __init__(
         self,
         *,
@@ -114,7 +159,7 @@ class FindAvailableResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___FindAvailableResponse: _TypeAlias = FindAvailableResponse  # noqa: Y015
+Global___ReleaseResponse: _TypeAlias = ReleaseResponse  # noqa: Y015
 
 @_typing.final
 class CreateRequest(_message.Message):

@@ -39,6 +39,11 @@ class VesselServiceStub:
                 request_serializer=shippy_dot_vessel_dot_v1_dot_vessel__pb2.FindAvailableRequest.SerializeToString,
                 response_deserializer=shippy_dot_vessel_dot_v1_dot_vessel__pb2.FindAvailableResponse.FromString,
                 _registered_method=True)
+        self.Release = channel.unary_unary(
+                '/shippy.vessel.v1.VesselService/Release',
+                request_serializer=shippy_dot_vessel_dot_v1_dot_vessel__pb2.ReleaseRequest.SerializeToString,
+                response_deserializer=shippy_dot_vessel_dot_v1_dot_vessel__pb2.ReleaseResponse.FromString,
+                _registered_method=True)
         self.Create = channel.unary_unary(
                 '/shippy.vessel.v1.VesselService/Create',
                 request_serializer=shippy_dot_vessel_dot_v1_dot_vessel__pb2.CreateRequest.SerializeToString,
@@ -50,8 +55,19 @@ class VesselServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def FindAvailable(self, request, context):
-        """The first available vessel whose capacity and max weight fit the
-        specification; FAILED_PRECONDITION when none does.
+        """Books the load on the smallest available vessel with room left for it
+        and answers that vessel and the booking; FAILED_PRECONDITION when none
+        has room. The booking is the caller's (the subject of their token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Release(self, request, context):
+        """Gives back the room a booking took, when what it was for did not happen
+        (consignment-service could not store the consignment). Only the booking's
+        caller, or an admin, may (PERMISSION_DENIED); NOT_FOUND for an unknown
+        booking. Releasing a booking already released changes nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -70,6 +86,11 @@ def add_VesselServiceServicer_to_server(servicer, server):
                     servicer.FindAvailable,
                     request_deserializer=shippy_dot_vessel_dot_v1_dot_vessel__pb2.FindAvailableRequest.FromString,
                     response_serializer=shippy_dot_vessel_dot_v1_dot_vessel__pb2.FindAvailableResponse.SerializeToString,
+            ),
+            'Release': grpc.unary_unary_rpc_method_handler(
+                    servicer.Release,
+                    request_deserializer=shippy_dot_vessel_dot_v1_dot_vessel__pb2.ReleaseRequest.FromString,
+                    response_serializer=shippy_dot_vessel_dot_v1_dot_vessel__pb2.ReleaseResponse.SerializeToString,
             ),
             'Create': grpc.unary_unary_rpc_method_handler(
                     servicer.Create,
@@ -104,6 +125,33 @@ class VesselService:
             '/shippy.vessel.v1.VesselService/FindAvailable',
             shippy_dot_vessel_dot_v1_dot_vessel__pb2.FindAvailableRequest.SerializeToString,
             shippy_dot_vessel_dot_v1_dot_vessel__pb2.FindAvailableResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Release(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shippy.vessel.v1.VesselService/Release',
+            shippy_dot_vessel_dot_v1_dot_vessel__pb2.ReleaseRequest.SerializeToString,
+            shippy_dot_vessel_dot_v1_dot_vessel__pb2.ReleaseResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -32,8 +32,15 @@ class VesselServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> VesselServiceAsyncStub: ...
     FindAvailable: _grpc.UnaryUnaryMultiCallable[_vessel_pb2.FindAvailableRequest, _vessel_pb2.FindAvailableResponse]
-    """The first available vessel whose capacity and max weight fit the
-    specification; FAILED_PRECONDITION when none does.
+    """Books the load on the smallest available vessel with room left for it
+    and answers that vessel and the booking; FAILED_PRECONDITION when none
+    has room. The booking is the caller's (the subject of their token).
+    """
+    Release: _grpc.UnaryUnaryMultiCallable[_vessel_pb2.ReleaseRequest, _vessel_pb2.ReleaseResponse]
+    """Gives back the room a booking took, when what it was for did not happen
+    (consignment-service could not store the consignment). Only the booking's
+    caller, or an admin, may (PERMISSION_DENIED); NOT_FOUND for an unknown
+    booking. Releasing a booking already released changes nothing.
     """
     Create: _grpc.UnaryUnaryMultiCallable[_vessel_pb2.CreateRequest, _vessel_pb2.CreateResponse]
 
@@ -41,8 +48,15 @@ class VesselServiceStub:
 class VesselServiceAsyncStub(VesselServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     FindAvailable: _aio.UnaryUnaryMultiCallable[_vessel_pb2.FindAvailableRequest, _vessel_pb2.FindAvailableResponse]  # type: ignore[assignment]
-    """The first available vessel whose capacity and max weight fit the
-    specification; FAILED_PRECONDITION when none does.
+    """Books the load on the smallest available vessel with room left for it
+    and answers that vessel and the booking; FAILED_PRECONDITION when none
+    has room. The booking is the caller's (the subject of their token).
+    """
+    Release: _aio.UnaryUnaryMultiCallable[_vessel_pb2.ReleaseRequest, _vessel_pb2.ReleaseResponse]  # type: ignore[assignment]
+    """Gives back the room a booking took, when what it was for did not happen
+    (consignment-service could not store the consignment). Only the booking's
+    caller, or an admin, may (PERMISSION_DENIED); NOT_FOUND for an unknown
+    booking. Releasing a booking already released changes nothing.
     """
     Create: _aio.UnaryUnaryMultiCallable[_vessel_pb2.CreateRequest, _vessel_pb2.CreateResponse]  # type: ignore[assignment]
 
@@ -53,8 +67,21 @@ class VesselServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _vessel_pb2.FindAvailableRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_vessel_pb2.FindAvailableResponse, _abc.Awaitable[_vessel_pb2.FindAvailableResponse]]:
-        """The first available vessel whose capacity and max weight fit the
-        specification; FAILED_PRECONDITION when none does.
+        """Books the load on the smallest available vessel with room left for it
+        and answers that vessel and the booking; FAILED_PRECONDITION when none
+        has room. The booking is the caller's (the subject of their token).
+        """
+
+    @_abc_1.abstractmethod
+    def Release(
+        self,
+        request: _vessel_pb2.ReleaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vessel_pb2.ReleaseResponse, _abc.Awaitable[_vessel_pb2.ReleaseResponse]]:
+        """Gives back the room a booking took, when what it was for did not happen
+        (consignment-service could not store the consignment). Only the booking's
+        caller, or an admin, may (PERMISSION_DENIED); NOT_FOUND for an unknown
+        booking. Releasing a booking already released changes nothing.
         """
 
     @_abc_1.abstractmethod
