@@ -6,11 +6,13 @@ runs on this stack, the journey included."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nats
 import pytest
@@ -22,7 +24,10 @@ from micro.registry.nats import QUERY_SUBJECT, WATCH_SUBJECT, NatsRegistry
 from nats.aio.client import Client
 
 from .backends import NATS_LOGINS, Stack
-from .helpers import run_cli, wait_until
+from .helpers import run_cli, signup, wait_until
+
+if TYPE_CHECKING:
+    from shippy.user.v1.user_pb2_grpc import UserServiceAsyncStub
 
 pytestmark = pytest.mark.needs(NATS_LOGINS)
 
@@ -90,6 +95,25 @@ async def test_the_cli_login_cannot_register_a_node_nor_answer_a_lookup(stack: S
 
     assert "permissions violation for publish" in said.lower()
     assert "permissions violation for publish" in answered.lower()
+
+
+async def test_the_cli_login_cannot_read_what_is_delivered_to_a_service(
+    stack: Stack, users: UserServiceAsyncStub
+) -> None:
+    async with as_the_cli(stack) as (connection, _):
+        snooping = await connection.subscribe("_INBOX.>")
+        await connection.flush()
+        request = signup()
+        await users.Create(request)
+        stack.wait_for_mail(request.email)  # email-service had the event delivered
+
+        seen = []
+        with contextlib.suppress(nats.errors.TimeoutError):
+            while True:
+                seen.append(await snooping.next_msg(timeout=0.2))
+
+    assert not [m for m in seen if request.email.encode() in m.data]
+    assert not [m for m in seen if b'"stream"' in m.data]  # user-service's JetStream acks
 
 
 async def test_a_wrong_password_says_authorization_violation(stack: Stack) -> None:

@@ -15,12 +15,13 @@ What each login may do (subjects as the micro core uses them):
 | login             | publish                                   | subscribe                          |
 |-------------------|-------------------------------------------|------------------------------------|
 | each service      | `micro.registry.query`, `…watch` (its     | `micro.registry.query`, `…watch`,  |
-|                   | registrations), `_INBOX.>` (its answers), | `_INBOX.>`, `micro.rpc.<its        |
-|                   | `$JS.API.>`, `$JS.ACK.>`, `micro.dead.>`, | name>.>`, `$SRV.>`                 |
-|                   | `micro.rpc.>`, and its own events only    |                                    |
+|                   | registrations), `_INBOX.>` (its answers), | its own inboxes `_INBOX.shippy.    |
+|                   | `$JS.API.>`, `$JS.ACK.>`, `micro.dead.>`, | <login>.>`, `micro.rpc.<its        |
+|                   | `micro.rpc.>`, and its own events only    | name>.>`, `$SRV.>`                 |
 |                   | (user-service: `user.created`)            |                                    |
 | cli (user-cli,    | `micro.registry.query`, `micro.rpc.>`,    | `micro.registry.query`, `…watch`,  |
-| consignment-cli)  | `$SRV.>`                                  | `_INBOX.>`                         |
+| consignment-cli)  | `$SRV.>`                                  | `_INBOX.>`; denied: `_INBOX.       |
+|                   |                                           | shippy.>`, the events, `micro.dead.>` |
 | operator          | everything (shippy-dead-letters replays   | everything                         |
 |                   | events onto their topics; devstack's own  |                                    |
 |                   | checks and the tests)                     |                                    |
@@ -28,9 +29,11 @@ What each login may do (subjects as the micro core uses them):
 So a CLI (or anyone on the machine: a client with no login is the CLI's,
 `no_auth_user`) can look services up and call them, but cannot register a
 node (it may not announce on `micro.registry.watch` nor answer a lookup on
-`_INBOX.>`), nor publish an event, nor touch JetStream. What is not closed:
-any login may subscribe to `_INBOX.>`, so it could read the answers and
-deliveries of others' inboxes (per-login inbox prefixes would close that).
+`_INBOX.>`), nor publish an event, nor touch JetStream, nor read what is
+sent to a service's inboxes (its JetStream deliveries, the answers it is
+given): each service's inboxes have a prefix of its own (`NATS_INBOX_PREFIX`)
+that only it may subscribe to. What stays open: a CLI could read another
+CLI's answers (both are the same login, as anyone on the machine is).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ from devstack.services import ServiceSpec
 
 INBOXES = "_INBOX.>"
 """Where answers go: to registry lookups, JetStream requests, RPCs; and pushed deliveries."""
+SERVICE_INBOXES = "_INBOX.shippy"
+"""Under it, each service's inboxes (`NATS_INBOX_PREFIX=_INBOX.shippy.<login>`): only it may read them."""
 JETSTREAM_API = "$JS.API.>"
 JETSTREAM_ACKS = "$JS.ACK.>"
 SERVICES_API = "$SRV.>"
@@ -66,16 +71,23 @@ OPERATOR = "operator"
 class Permissions:
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
+    subscribe_deny: tuple[str, ...] = ()
 
     def config(self) -> str:
+        deny = f", deny: {_list(self.subscribe_deny)}" if self.subscribe_deny else ""
         return (
             f"{{ publish: {{ allow: {_list(self.publish)} }},"
-            f" subscribe: {{ allow: {_list(self.subscribe)} }} }}"
+            f" subscribe: {{ allow: {_list(self.subscribe)}{deny} }} }}"
         )
 
 
-def service_permissions(service: str, events: Sequence[str]) -> Permissions:
-    """A service registered as `service` ("shippy.user") that publishes `events`."""
+def inbox_prefix(login: str) -> str:
+    return f"{SERVICE_INBOXES}.{login}"
+
+
+def service_permissions(login: str, service: str, events: Sequence[str]) -> Permissions:
+    """The service of `login` ("user-service"), registered as `service`
+    ("shippy.user"), that publishes `events`."""
     return Permissions(
         publish=(
             QUERY_SUBJECT,
@@ -97,10 +109,15 @@ def service_permissions(service: str, events: Sequence[str]) -> Permissions:
     )
 
 
-CLI_PERMISSIONS = Permissions(
-    publish=(QUERY_SUBJECT, f"{RPC_PREFIX}.>", SERVICES_API),
-    subscribe=(QUERY_SUBJECT, WATCH_SUBJECT, INBOXES),
-)
+def cli_permissions(events: Sequence[str]) -> Permissions:
+    """The CLIs'. A JetStream delivery reaches its inbox under the event's own
+    subject, so the deny list names the events too: denied subjects are
+    filtered out of what a wildcard subscription (`_INBOX.>`) receives."""
+    return Permissions(
+        publish=(QUERY_SUBJECT, f"{RPC_PREFIX}.>", SERVICES_API),
+        subscribe=(QUERY_SUBJECT, WATCH_SUBJECT, INBOXES),
+        subscribe_deny=(f"{SERVICE_INBOXES}.>", f"{DEAD_LETTERS}.>", *events),
+    )
 
 
 @dataclass(frozen=True)
@@ -139,8 +156,9 @@ class NatsLogins:
     def config(self) -> str:
         """nats-server's `authorization` block and `no_auth_user`, with comments."""
         users = []
+        events = [event for service in self.services for event in service.publishes]
         for service in self.services:
-            permissions = service_permissions(service.service, service.publishes)
+            permissions = service_permissions(service.name, service.service, service.publishes)
             users += [
                 f"    # {service.name} ({service.service}): registers, answers, uses"
                 " JetStream and micro.rpc;"
@@ -155,7 +173,7 @@ class NatsLogins:
             # In the clear, not bcrypt: nats-server gives a client without a login the
             # no_auth_user's password as its own, which matches only the clear text.
             f"    {{ user: {CLI}, password: {quoted(self.cli_password)},"
-            f" permissions: {CLI_PERMISSIONS.config()} }}",
+            f" permissions: {cli_permissions(events).config()} }}",
             "    # operator (shippy-dead-letters, devstack's checks, the tests): everything",
             f"    {{ nkey: {quoted(self.public_key(OPERATOR))} }}",
         ]
@@ -182,7 +200,7 @@ def service_env(logins: NatsLogins | None, login: str) -> Mapping[str, str]:
     """The variables that give a service its login (none without authorization)."""
     if logins is None:
         return {}
-    return {"NATS_NKEY": str(logins.seed_file(login))}
+    return {"NATS_NKEY": str(logins.seed_file(login)), "NATS_INBOX_PREFIX": inbox_prefix(login)}
 
 
 def _list(subjects: Sequence[str]) -> str:

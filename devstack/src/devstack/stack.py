@@ -70,7 +70,7 @@ DERIVED = (
     "MICRO_SERVER_ADVERTISE",
     "MICRO_SERVER_ID",
 )
-LOGINS = ("NATS_NKEY", "NATS_CREDS")
+LOGINS = ("NATS_NKEY", "NATS_CREDS", "NATS_INBOX_PREFIX")
 """Not inherited when our NATS asks for logins: each service gets its own."""
 
 

@@ -307,3 +307,20 @@ async def test_a_creds_file_of_another_operator_says_authorization_violation(
     with pytest.raises(Unavailable) as caught:
         await connect(f"nats://{address}", "test", login=NatsLogin(creds_file=str(foreign)))
     assert "authorization violation" in str(caught.value)
+
+
+async def test_inboxes_take_the_prefix_of_nats_inbox_prefix(nats_url: str) -> None:
+    options = Options.from_env({"NATS_URL": nats_url, "NATS_INBOX_PREFIX": "_INBOX.shippy.me"})
+    nc = await connect(options.nats_url, "test", login=options.nats_login)
+    try:
+        assert nc.new_inbox().startswith("_INBOX.shippy.me.")
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize("prefix", ["_INBOX.>", "_INBOX.*.x", "has space", "trailing."])
+def test_an_inbox_prefix_with_wildcards_or_spaces_is_a_config_error(prefix: str) -> None:
+    with pytest.raises(
+        ConfigError, match="NATS_INBOX_PREFIX=.*must be a subject without wildcards"
+    ):
+        Options.from_env({"NATS_INBOX_PREFIX": prefix})

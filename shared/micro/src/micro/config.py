@@ -13,6 +13,9 @@
 | `NATS_NKEY`               | NKey seed file (`SU…`) this process logs in to NATS with | none                    |
 | `NATS_CREDS`              | creds file (user JWT + NKey seed) this process logs in   | none                    |
 |                           | to NATS with (decentralized auth, `nsc generate creds`)  |                         |
+| `NATS_INBOX_PREFIX`       | subject prefix of this process's inboxes (replies, its   | `_INBOX`                |
+|                           | JetStream deliveries), so that permissions can keep      |                         |
+|                           | other logins from reading them                           |                         |
 | `MICRO_SERVER_ADDRESS`    | host:port the gRPC server binds (port 0: any free)       | `127.0.0.1:0`           |
 | `MICRO_SERVER_ADVERTISE`  | host:port put in the registry, when not the bound        | the bound address       |
 | `MICRO_SERVER_ID`         | this instance's id: its registry node, its ADR-32 id,    | `<name>-<random uuid>`  |
@@ -54,6 +57,7 @@ Plugins are found by name among the installed packages' entry points
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -63,6 +67,8 @@ from micro.selector import STRATEGIES
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 SERVICE_METADATA = ("version", "protocol")
 """Metadata keys a service sets on its node itself."""
+SUBJECT = re.compile(r"[\w-]+(\.[\w-]+)*", re.ASCII)
+"""A NATS subject without wildcards."""
 
 
 class ConfigError(ValueError):
@@ -71,15 +77,17 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class NatsLogin:
-    """Who this process logs in to NATS as, besides a user/password or token
-    in the URL: an NKey seed file (`NATS_NKEY`) or a creds file (`NATS_CREDS`).
-    Each is checked when read, so that a missing or unreadable file is a
+    """Who this process is on NATS, besides a user/password or token in the
+    URL: an NKey seed file (`NATS_NKEY`) or a creds file (`NATS_CREDS`) it
+    logs in with, and the prefix of its inboxes (`NATS_INBOX_PREFIX`). Each
+    file is checked when read, so that a missing or unreadable one is a
     ConfigError naming the variable, never a failure at the first connection;
     nats-py reads the file again at every (re)connection and no message
     shows what it holds."""
 
     nkey_seed_file: str | None = None
     creds_file: str | None = None
+    inbox_prefix: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> NatsLogin:
@@ -91,7 +99,13 @@ class NatsLogin:
             _check_seed("NATS_NKEY", nkey, _readable("NATS_NKEY", nkey).strip())
         if creds:
             _check_creds("NATS_CREDS", creds, _readable("NATS_CREDS", creds))
-        return cls(nkey_seed_file=nkey, creds_file=creds)
+        inbox_prefix = env.get("NATS_INBOX_PREFIX", "").strip() or None
+        if inbox_prefix and not SUBJECT.fullmatch(inbox_prefix):
+            raise ConfigError(
+                f"NATS_INBOX_PREFIX={inbox_prefix!r}: must be a subject without wildcards"
+                " (tokens of letters, digits, _ and -, joined by dots)"
+            )
+        return cls(nkey_seed_file=nkey, creds_file=creds, inbox_prefix=inbox_prefix)
 
 
 NO_LOGIN = NatsLogin()

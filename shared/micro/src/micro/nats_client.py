@@ -125,16 +125,20 @@ async def connect(
 class LoginOptions(TypedDict, total=False):
     user_credentials: str
     nkeys_seed: str
+    inbox_prefix: str
 
 
 def login_options(login: NatsLogin) -> LoginOptions:
     """nats-py's `connect` options for `login` (its public ones: nats-py reads
     the file, and signs the server's nonce with the seed, at each connection)."""
+    options: LoginOptions = {}
     if login.creds_file:
-        return {"user_credentials": login.creds_file}
+        options["user_credentials"] = login.creds_file
     if login.nkey_seed_file:
-        return {"nkeys_seed": login.nkey_seed_file}
-    return {}
+        options["nkeys_seed"] = login.nkey_seed_file
+    if login.inbox_prefix:
+        options["inbox_prefix"] = login.inbox_prefix
+    return options
 
 
 def _refused_login(failure: Exception) -> bool:
