@@ -321,6 +321,6 @@ async def test_inboxes_take_the_prefix_of_nats_inbox_prefix(nats_url: str) -> No
 @pytest.mark.parametrize("prefix", ["_INBOX.>", "_INBOX.*.x", "has space", "trailing."])
 def test_an_inbox_prefix_with_wildcards_or_spaces_is_a_config_error(prefix: str) -> None:
     with pytest.raises(
-        ConfigError, match="NATS_INBOX_PREFIX=.*must be a subject without wildcards"
+        ConfigError, match=r"NATS_INBOX_PREFIX=.*must be a subject without wildcards"
     ):
         Options.from_env({"NATS_INBOX_PREFIX": prefix})
