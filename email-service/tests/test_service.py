@@ -101,3 +101,22 @@ async def test_an_event_that_finds_smtp_down_is_mailed_when_it_comes_again(
         await service.stop()
 
     assert mail["Subject"] == f"Welcome to Shippy, {event.name}"
+
+
+async def test_a_megabyte_name_is_mailed_shortened_and_never_logged_whole(
+    running: Service,
+    smtp_server: SmtpServer,
+    user_created: NewUserEvent,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 8: a 20,000-character non-ASCII name held the event loop for
+    15 s (header folding) and a 1 MB name wrote a 1 MB log line."""
+    caplog.set_level("DEBUG")
+    event = user_created("Ünïcødé " * 131_072, company="Ltd")  # about 1 MB
+    event.email = "megabyte@example.com"
+
+    await user_created_publisher(running).publish(event)
+
+    mail = await wait_for_mail(smtp_server, event.email)
+    assert len(mail["To"].addresses[0].display_name) < 1_000  # shortened, not 1 MB
+    assert max(len(record.getMessage()) for record in caplog.records) < 2_000
