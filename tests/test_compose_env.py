@@ -114,3 +114,24 @@ def test_a_variable_the_code_never_reads_would_be_found() -> None:
     never_read = set(environment) - variables_read("vessel-service", environment)
 
     assert never_read == {"SMTP_HOST"}
+
+
+def test_compose_has_no_default_signing_secret() -> None:
+    """Issue 8: `docker compose up` without JWT_SECRET ran with a guessable
+    default secret. Now the private key is a file from the host that compose
+    requires (`${NAME:?...}`: no default, it refuses to start without it)."""
+    user_service = compose_services()["user-service"]
+    private_key_sources = [
+        str(volume).rsplit(":", 2)[0]
+        for volume in user_service.get("volumes", [])
+        if str(volume).endswith(":/run/shippy/jwt-private.pem:ro")
+    ]
+
+    assert "JWT_SECRET" not in COMPOSE_FILE.read_text()
+    assert len(private_key_sources) == 1
+    assert private_key_sources[0].startswith("${SHIPPY_JWT_PRIVATE_KEY:?")
+    assert all(
+        "JWT_PRIVATE_KEY_FILE" not in compose_environment(name)
+        for name in compose_services()
+        if name != "user-service"
+    )

@@ -21,7 +21,7 @@ from shippy_kit.postgres import Pool, connection_pool, open_pool
 from devstack.etcd import EtcdServer
 from devstack.mosquitto import MISSING as MOSQUITTO_MISSING
 from devstack.mosquitto import MosquittoServer, mosquitto_binary
-from devstack.nats import NatsServer
+from devstack.nats import NatsServer, nats_server_with
 from devstack.nats_cluster import NatsCluster
 from devstack.postgres import DatabaseOutage, PostgresServer, create_database, drop_database
 from devstack.settings import StackSettings
@@ -40,6 +40,14 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 @pytest.fixture(scope="session")
 def nats_url(nats_server: NatsServer) -> str:
     return nats_server.url
+
+
+@pytest.fixture(scope="session")
+def nats_with_a_password(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A nats-server that lets in only user "app" with password "s3cret"; its host:port."""
+    folder = tmp_path_factory.mktemp("nats-auth")
+    with nats_server_with(folder, "authorization { user: app, password: s3cret }") as address:
+        yield address
 
 
 @pytest.fixture

@@ -13,11 +13,13 @@ log in (devstack.nats_auth, what `make run` does).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,3 +171,19 @@ class NatsServer:
 def quoted(text: str) -> str:
     """A string in nats-server's config syntax, which reads JSON's string escapes."""
     return json.dumps(text)
+
+
+@contextlib.contextmanager
+def nats_server_with(folder: Path, settings: str) -> Iterator[str]:
+    """A bare nats-server on a free port with `settings` added to its config
+    file (a login, TLS, an operator): for tests of how clients connect.
+    Yields its host:port."""
+    port = free_port()
+    config = folder / "nats.conf"
+    config.write_text(f'listen: "127.0.0.1:{port}"\n{settings}\n')
+    server = processes.spawn([nats_server_binary(), "-c", str(config)], None)
+    try:
+        wait_until(lambda: port_in_use(port), 10, f"the nats-server of {config}")
+        yield f"127.0.0.1:{port}"
+    finally:
+        processes.stop(server)

@@ -142,6 +142,24 @@ async def test_an_unreachable_nats_is_one_line_that_says_what_to_start() -> None
     assert failure.value.exit_code == 1
 
 
+async def test_a_cli_error_never_prints_the_password_of_nats_url() -> None:
+    port = free_port()
+
+    with pytest.raises(CliError) as failure:
+        await check_nats(f"nats://app:s3cret@127.0.0.1:{port}", connect_timeout=0.5)
+
+    assert "s3cret" not in str(failure.value)
+    assert f"nats://app:***@127.0.0.1:{port}" in str(failure.value)
+
+
+async def test_a_refused_login_says_authorization_violation(nats_with_a_password: str) -> None:
+    with pytest.raises(CliError) as failure:
+        await check_nats(f"nats://app:wrong@{nats_with_a_password}", connect_timeout=2)
+
+    assert "authorization violation" in str(failure.value)
+    assert "wrong" not in str(failure.value)
+
+
 def test_table_lines_up_columns_under_their_headers() -> None:
     assert table(("ID", "NAME"), [("u1", "Ada Lovelace"), ("user-22", "Grace")]).splitlines() == [
         "ID       NAME",

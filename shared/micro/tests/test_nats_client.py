@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import nkeys  # type: ignore[import-untyped]
 import pytest
 import trustme
-from devstack.nats import nats_server_binary
+from devstack.nats import nats_server_with
 from devstack.nats_auth import new_seed
 from devstack.nats_jwt import Decentralized
-from devstack.ports import free_port, port_in_use
-from devstack.waiting import wait_until
+from devstack.ports import free_port
 from micro.broker.jetstream import JetStreamBroker
 from micro.config import ConfigError, NatsLogin, Options
 from micro.errors import Unavailable
 from micro.nats_client import FastHeaderClient, connect, redacted, servers
 from micro.registry import nats as nats_registry
 from nats.aio.msg import Msg
-
-from devstack import processes
 
 
 async def test_nats_py_still_parses_headers_with_our_parser(
@@ -91,29 +87,6 @@ async def test_a_failed_connection_does_not_print_the_password() -> None:
         await connect(url, "broker x", connect_timeout=0.3)
     assert "s3cret" not in str(caught.value)
     assert "app:***@" in str(caught.value)
-
-
-@contextmanager
-def nats_server_with(folder: Path, settings: str) -> Iterator[str]:
-    """A nats-server on a free port with `settings` added to its config file;
-    yields its host:port."""
-    port = free_port()
-    config = folder / "nats.conf"
-    config.write_text(f'listen: "127.0.0.1:{port}"\n{settings}\n')
-    server = processes.spawn([nats_server_binary(), "-c", str(config)], None)
-    try:
-        wait_until(lambda: port_in_use(port), 10, f"the nats-server of {config}")
-        yield f"127.0.0.1:{port}"
-    finally:
-        processes.stop(server)
-
-
-@pytest.fixture(scope="module")
-def nats_with_a_password(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A nats-server that lets in only user "app" with password "s3cret"."""
-    folder = tmp_path_factory.mktemp("nats-auth")
-    with nats_server_with(folder, "authorization { user: app, password: s3cret }") as address:
-        yield address
 
 
 async def test_the_right_password_connects(nats_with_a_password: str) -> None:

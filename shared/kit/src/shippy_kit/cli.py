@@ -35,7 +35,7 @@ from google.protobuf.message import Message
 from micro.client import Client
 from micro.config import NO_LOGIN, ConfigError, NatsLogin, Options
 from micro.errors import MicroError, ServiceNotFound
-from micro.nats_client import failure_reason, login_options, redacted, servers
+from micro.nats_client import failure_reason, login_options, redacted, refused_login, servers
 
 SERVICE_ERROR = 1
 USAGE_ERROR = 2
@@ -152,7 +152,13 @@ async def check_nats(
     """Fail at once, in one line, when nothing answers at `url`.
 
     nats-py's defaults retry an unreachable server for two minutes, logging
-    a traceback each time: right for a service, wrong for a command."""
+    a traceback each time: right for a service, wrong for a command. A
+    refused login says "authorization violation", not that nothing answers."""
+    failures: list[Exception] = []
+
+    async def collect(error: Exception) -> None:  # each failed attempt; raised below
+        failures.append(error)
+
     try:
         connection = await nats.connect(
             servers(url),
@@ -160,12 +166,13 @@ async def check_nats(
             max_reconnect_attempts=1,  # nats-py's least; 0 would mean "forever"
             reconnect_time_wait=0,
             connect_timeout=connect_timeout,
-            error_cb=_ignore,
+            error_cb=collect,
             **login_options(login),
         )
-    except nats.errors.AuthorizationError as error:
-        raise CliError(f"NATS at {redacted(url)}: {failure_reason([error])}") from error
     except (nats.errors.Error, OSError, TimeoutError) as error:
+        if any(refused_login(f) for f in [*failures, error]):
+            reason = failure_reason([*failures, error])
+            raise CliError(f"NATS at {redacted(url)}: {reason}") from error
         raise CliError(f"cannot reach NATS at {redacted(url)}: {STACK_HINT}") from error
     await connection.close()
 
@@ -221,7 +228,3 @@ def _keep_library_logs_quiet() -> None:
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.NullHandler())
-
-
-async def _ignore(error: Exception) -> None:
-    """nats-py reports each failed attempt here; `check_nats` raises instead."""

@@ -141,7 +141,8 @@ def login_options(login: NatsLogin) -> LoginOptions:
     return options
 
 
-def _refused_login(failure: Exception) -> bool:
+def refused_login(failure: Exception) -> bool:
+    """Whether `failure` is the server refusing the login."""
     # nats-py raises AuthorizationError for some refusals and a plain error
     # quoting the server's -ERR 'Authorization Violation' for others.
     return isinstance(failure, nats.errors.AuthorizationError) or (
@@ -152,7 +153,7 @@ def _refused_login(failure: Exception) -> bool:
 def failure_reason(failures: list[Exception]) -> str:
     """What went wrong, most telling first: a refused login outranks the
     connection the server then closed."""
-    if any(_refused_login(f) for f in failures):
+    if any(refused_login(f) for f in failures):
         return (
             "authorization violation: check the login (the user, password or token"
             " in the URL, NATS_NKEY or NATS_CREDS)"
