@@ -4,6 +4,7 @@ what a client sees through the real gRPC server."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -129,6 +130,21 @@ async def test_fifty_wrong_logins_for_one_email_are_limited(handler: UserHandler
     errors = await wrong_logins(handler, 50)
 
     assert errors == ["Unauthenticated"] * PER_EMAIL.burst + ["ResourceExhausted"] * 40
+
+
+async def test_thirty_two_wrong_logins_at_once_are_limited_as_well(handler: UserHandler) -> None:
+    """The issue's second probe: 32 in parallel get no more than the burst."""
+
+    async def one() -> str:
+        try:
+            await handler.Auth(login(ADA, "not the password"), from_(ATTACKER))
+        except (Unauthenticated, ResourceExhausted) as error:
+            return type(error).__name__
+        return "accepted"
+
+    at_once = await asyncio.gather(*(one() for _ in range(32)))
+
+    assert sorted(at_once) == ["ResourceExhausted"] * 22 + ["Unauthenticated"] * PER_EMAIL.burst
 
 
 async def test_a_limited_login_says_when_to_retry(handler: UserHandler) -> None:
