@@ -102,7 +102,7 @@ def service_permissions(login: str, service: str, events: Sequence[str]) -> Perm
         subscribe=(
             QUERY_SUBJECT,
             WATCH_SUBJECT,
-            INBOXES,
+            f"{inbox_prefix(login)}.>",  # its own inboxes only
             f"{RPC_PREFIX}.{service}.>",
             SERVICES_API,
         ),

@@ -83,7 +83,11 @@ def test_handle_records_the_service_and_its_endpoints() -> None:
     server.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, Vessels())
 
     assert server.service_names == (SERVICE,)
-    assert server.endpoints == (f"{SERVICE}/FindAvailable", f"{SERVICE}/Create")
+    assert server.endpoints == (
+        f"{SERVICE}/FindAvailable",
+        f"{SERVICE}/Release",
+        f"{SERVICE}/Create",
+    )
 
 
 async def test_a_handler_answers_through_the_server(served: Connection) -> None:

@@ -118,6 +118,7 @@ async def test_start_registers_the_node_with_its_endpoints_and_stop_removes_it()
     assert record.version == "0.1.0"
     assert record.endpoints == (
         "shippy.vessel.v1.VesselService/FindAvailable",
+        "shippy.vessel.v1.VesselService/Release",
         "shippy.vessel.v1.VesselService/Create",
     )
     [node] = record.nodes
