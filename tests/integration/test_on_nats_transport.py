@@ -39,10 +39,15 @@ USER_SERVICE = "user-service"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """This module's stack (instead of conftest's): every service on the NATS transport."""
+    """This module's stack (instead of conftest's): every service on the NATS transport,
+    its NATS with make run's authorization (a login per service)."""
     with (
         scratch_dir(tmp_path_factory.getbasetemp(), "stack-nats-transport-") as var_dir,
-        LocalStack(var_dir, StackSettings(transport="nats"), env={"BCRYPT_ROUNDS": "4"}) as local,
+        LocalStack(
+            var_dir,
+            StackSettings(transport="nats", nats_authorization=True),
+            env={"BCRYPT_ROUNDS": "4"},
+        ) as local,
     ):
         yield LocalBackend(local)
 

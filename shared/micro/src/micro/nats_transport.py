@@ -65,7 +65,7 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from micro.config import Options
+from micro.config import NO_LOGIN, NatsLogin, Options
 from micro.errors import DETAILS_KEY, Unavailable
 from micro.nats_client import connect, redacted
 from micro.services_api import token
@@ -112,8 +112,11 @@ class NatsTransport:
 
     name = "nats"
 
-    def __init__(self, nats_url: str, *, connect_timeout: float = 2.0) -> None:
+    def __init__(
+        self, nats_url: str, *, login: NatsLogin = NO_LOGIN, connect_timeout: float = 2.0
+    ) -> None:
         self.nats_url = nats_url
+        self.login = login
         self.connect_timeout = connect_timeout
         self._nc: NatsClient | None = None
         self._connecting = asyncio.Lock()
@@ -127,7 +130,10 @@ class NatsTransport:
             if self._nc is None:
                 try:
                     self._nc = await connect(
-                        self.nats_url, "transport nats", connect_timeout=self.connect_timeout
+                        self.nats_url,
+                        "transport nats",
+                        login=self.login,
+                        connect_timeout=self.connect_timeout,
                     )
                 except Unavailable:
                     self._failed = True
@@ -617,4 +623,4 @@ class NatsContext(grpc.aio.ServicerContext):  # type: ignore[type-arg]
 
 def from_options(options: Options) -> NatsTransport:
     """The "nats" plugin, on the NATS server at `options.nats_url`."""
-    return NatsTransport(options.nats_url)
+    return NatsTransport(options.nats_url, login=options.nats_login)

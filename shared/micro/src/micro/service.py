@@ -367,7 +367,7 @@ class Service:
             metadata = {"protocol": self.transport.name}
         elif self.registry.name == "nats" or self.broker.name in NATS_BROKERS:
             nc = self._services_api_nc = await connect(
-                self.options.nats_url, f"{self.name} services api"
+                self.options.nats_url, f"{self.name} services api", login=self.options.nats_login
             )
             endpoints = [Endpoint(stats) for stats in self.server.stats.values()]
             metadata = {"protocol": self.transport.name, "grpc_address": node.address}
