@@ -70,7 +70,8 @@ def test_each_example_program_is_shown_and_run_by_a_chapter() -> None:
     run = {c.line for b in console_blocks("") for c in commands(b)}
 
     assert [e for e in examples if e not in shown] == [], "examples no chapter shows"
-    assert [e for e in examples if f"python {e}" not in run] == [], "examples no chapter runs"
+    ran = [e for e in examples if any(line.endswith(f"python {e}") for line in run)]
+    assert sorted(set(examples) - set(ran)) == [], "examples no chapter runs"
 
 
 @pytest.mark.parametrize("block", console_blocks("not run"), ids=lambda block: block.where)

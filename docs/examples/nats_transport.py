@@ -10,7 +10,6 @@ Run it with the stack of `make run` up: it uses the NATS at `NATS_URL`.
 
 import asyncio
 import json
-import os
 
 import nats
 from micro import Client, Options, Service
@@ -25,13 +24,14 @@ class Vessels(vessel_pb2_grpc.VesselServiceServicer):
 
 
 async def main() -> None:
-    url = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
-    options = Options(registry="nats", broker="nats", transport="nats", nats_url=url)
+    # NATS_URL, and the login of NATS_NKEY: make run's NATS lets only logins serve.
+    options = Options.from_env(registry="nats", broker="nats", transport="nats")
+    url = options.nats_url
     service = Service(NAME, version="1.0.0", options=options)
     service.handle(vessel_pb2_grpc.add_VesselServiceServicer_to_server, Vessels())
     await service.start()
     try:
-        async with Client.connect(Options(registry="nats", nats_url=url)) as client:
+        async with Client.connect(Options(registry="nats", nats_url=url)) as client:  # a CLI's
             vessels = client.stub(vessel_pb2_grpc.VesselServiceStub, NAME)
             reply = await vessels.FindAvailable(vessel_pb2.FindAvailableRequest())
             print("over NATS:", reply.vessel.name)
