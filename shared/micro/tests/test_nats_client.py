@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import nats.errors
 import nkeys  # type: ignore[import-untyped]
 import pytest
 import trustme
@@ -14,11 +15,14 @@ from devstack.nats import nats_server_with
 from devstack.nats_auth import new_seed
 from devstack.nats_jwt import Decentralized
 from devstack.ports import free_port
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from micro.broker.jetstream import JetStreamBroker
 from micro.config import ConfigError, NatsLogin, Options
 from micro.errors import Unavailable
 from micro.nats_client import FastHeaderClient, connect, redacted, servers
 from micro.registry import nats as nats_registry
+from nats.aio.client import Client as NatsPyClient
 from nats.aio.msg import Msg
 
 
@@ -47,6 +51,82 @@ async def test_nats_py_still_parses_headers_with_our_parser(
 
     assert msg.headers == {"Micro-Id": "42"}
     assert calls, "nats-py no longer calls _parse_header_lines: FastHeaderClient does nothing"
+
+
+async def test_nats_py_still_publishes_through_our_header_encoder(
+    nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastHeaderClient overrides nats-py's private `_send_publish` to write
+    the header block itself. If nats-py's publish stops calling it, this fails."""
+    calls: list[dict[str, str] | None] = []
+    send = FastHeaderClient._send_publish
+
+    async def counting(
+        self: FastHeaderClient,
+        subject: str,
+        reply: str,
+        payload: bytes,
+        size: int,
+        headers: dict[str, str] | None,
+    ) -> None:
+        calls.append(headers)
+        await send(self, subject, reply, payload, size, headers)
+
+    monkeypatch.setattr(FastHeaderClient, "_send_publish", counting)
+    nc = await connect(nats_url, "test")
+    received: asyncio.Queue[Msg] = asyncio.Queue()
+    try:
+        await nc.subscribe("test.headers", cb=received.put)
+        await nc.publish("test.headers", b"x", headers={"Micro-Id": "42", "Content-Type": "a/b"})
+        msg = await asyncio.wait_for(received.get(), 5)
+    finally:
+        await nc.close()
+
+    assert msg.headers == {"Micro-Id": "42", "Content-Type": "a/b"}
+    assert calls == [{"Micro-Id": "42", "Content-Type": "a/b"}], (
+        "nats-py no longer publishes through _send_publish: FastHeaderClient does nothing"
+    )
+
+
+class _Recording:
+    """Keeps the protocol commands a client would send, instead of sending them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+
+    async def _send_command(self, cmd: bytes, priority: bool = False) -> None:
+        self.sent.append(cmd)
+
+
+class _RecordingNatsPy(_Recording, NatsPyClient):
+    pass
+
+
+class _RecordingFast(_Recording, FastHeaderClient):
+    pass
+
+
+@settings(deadline=None)
+@given(
+    headers=st.dictionaries(
+        st.text(max_size=6) | st.sampled_from(["Micro-Id", " Content-Type ", "a b", "é"]),
+        st.text(max_size=6) | st.sampled_from([" value ", "two\r\nlines", "ü"]),
+        max_size=4,
+    )
+    | st.none()
+)
+async def test_headers_are_sent_as_nats_py_sends_them(headers: dict[str, str] | None) -> None:
+    theirs, ours = _RecordingNatsPy(), _RecordingFast()
+    outcomes = []
+    for client in (theirs, ours):
+        try:
+            await client._send_publish("test.subject", "", b"data", 4, headers)
+            outcomes.append(("sent", client.sent))
+        except nats.errors.BadHeaderError as e:
+            outcomes.append(("refused", [e.key.encode()]))
+
+    assert outcomes[0] == outcomes[1]
 
 
 def test_a_nats_url_may_list_several_servers() -> None:
