@@ -37,3 +37,14 @@ def test_bad_micro_metadata_names_the_variable_and_the_item(value: str, reason: 
         Options.from_env({"MICRO_METADATA": value})
 
     assert str(caught.value) == f"MICRO_METADATA={value!r}: {reason}"
+
+
+def test_micro_jetstream_max_in_flight_is_at_least_one() -> None:
+    options = Options.from_env({"MICRO_JETSTREAM_MAX_IN_FLIGHT": "4"})
+
+    assert options.jetstream.max_in_flight == 4
+    assert Options.from_env({}).jetstream.max_in_flight == 16
+    with pytest.raises(
+        ConfigError, match=r"^MICRO_JETSTREAM_MAX_IN_FLIGHT='0': must be at least 1$"
+    ):
+        Options.from_env({"MICRO_JETSTREAM_MAX_IN_FLIGHT": "0"})

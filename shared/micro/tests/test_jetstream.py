@@ -8,6 +8,7 @@ Ack waits and attempts are short here, so that nothing waits long.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -173,9 +174,60 @@ async def test_a_consumer_made_with_other_settings_is_updated(
 # Consumers: acknowledgement, in-progress, cancellation
 
 
-async def test_a_handled_event_is_acknowledged_before_the_next_one_is_handled(
-    broker: JetStreamBroker, jsm: JetStreamManager
+async def test_handlers_run_at_once_up_to_max_in_flight_and_each_is_acked_after_it_returned(
+    nats_url: str, jsm: JetStreamManager
 ) -> None:
+    broker = JetStreamBroker(nats_url, settings=dataclasses.replace(FAST, max_in_flight=2))
+    await broker.connect()
+    topic, inbox = unique_topic(), Inbox()
+    stream, consumer = stream_name("MICRO", topic), consumer_name("mailers")
+    started: list[bytes] = []
+    release = asyncio.Event()
+
+    async def handler(message: Message) -> None:
+        started.append(message.data)
+        await release.wait()
+        await inbox(message)
+
+    try:
+        await broker.subscribe(topic, handler, queue="mailers")
+        for data in (b"one", b"two", b"three"):
+            await broker.publish(topic, data)
+
+        async def two_running() -> bool:
+            return len(started) == 2
+
+        await eventually(two_running, waiting_for="two handlers at once")
+        info = await jsm.consumer_info(stream, consumer)
+        assert started == [b"one", b"two"]  # the third waits for a free slot
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        assert floor == 0  # none is acknowledged while its handler runs
+        release.set()
+        await inbox.wait_until_received(3)
+
+        async def all_acknowledged() -> bool:
+            info = await jsm.consumer_info(stream, consumer)
+            return info.num_ack_pending == 0 and info.num_redelivered == 0
+
+        await eventually(all_acknowledged, waiting_for="three acks")
+    finally:
+        await broker.disconnect()
+
+    assert sorted(inbox.data) == [b"one", b"three", b"two"]
+
+
+@pytest.fixture
+async def one_at_a_time(nats_url: str) -> AsyncIterator[JetStreamBroker]:
+    broker = JetStreamBroker(nats_url, settings=dataclasses.replace(FAST, max_in_flight=1))
+    await broker.connect()
+    yield broker
+    await broker.disconnect()
+
+
+async def test_one_at_a_time_an_event_is_acknowledged_before_the_next_one_is_handled(
+    one_at_a_time: JetStreamBroker, jsm: JetStreamManager
+) -> None:
+    broker = one_at_a_time
     topic, inbox = unique_topic(), Inbox()
     stream, consumer = stream_name("MICRO", topic), consumer_name("mailers")
     acked_before_second: list[int] = []

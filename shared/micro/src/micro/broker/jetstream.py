@@ -27,6 +27,10 @@ JetStream cannot change: that is logged).
 | `MICRO_JETSTREAM_MAX_DELIVER`      | attempts a failing handler gets (about two       | `12`    |
 |                                    | minutes of them with the delays below); after    |         |
 |                                    | the last one the event goes to the dead letters  |         |
+| `MICRO_JETSTREAM_MAX_IN_FLIGHT`    | handlers of one subscription that run at once,   | `16`    |
+|                                    | each acknowledged after it returned: one at a    |         |
+|                                    | time, a subscriber waits for the server's        |         |
+|                                    | confirmation of each ack before the next event   |         |
 
 A subscriber in a queue group reads through a durable consumer named after
 the group: each message is handled once per group, the group resumes where
@@ -36,7 +40,11 @@ ephemeral consumer that starts with the next message.
 
 A message is acknowledged only after its handler returned, and synchronously
 (the server confirms the ack; one that is lost is logged, and the event comes
-again). When the handler raises, the event is delivered again after a delay
+again). Up to `max_in_flight` handlers of a subscription run at once: they
+start in the order the events arrived and may finish in any order (JetStream
+promises no order once an event is delivered again anyway); while all are
+busy, the subscription takes no more events from nats-py, so its limits on
+pending messages still hold. When the handler raises, the event is delivered again after a delay
 that doubles with each attempt (0.1 s, 0.2 s, ... at most 30 s); when it
 raises on attempt `max_deliver`, the event goes to the dead letters
 (`micro.broker.dead_letters`), is terminated and logged at ERROR with its id:
@@ -108,6 +116,8 @@ class JetStreamSubscription:
         self._on_close = on_close
         self._sub: JetStreamContext.PushSubscription | None = None
         self._running: set[asyncio.Future[None]] = set()
+        self._slots = asyncio.Semaphore(settings.max_in_flight)
+        self._dispatched: set[asyncio.Task[None]] = set()
         self._abandoned = False
         """Set when a stop cut the wait for handlers short: hand everything back."""
 
@@ -124,7 +134,7 @@ class JetStreamSubscription:
         self._sub = await js.subscribe(
             self.topic,
             queue=durable,
-            cb=self._handle,
+            cb=self._handle if self._settings.max_in_flight == 1 else self._dispatch,
             stream=stream,
             manual_ack=True,
             config=config,
@@ -143,6 +153,7 @@ class JetStreamSubscription:
             # A closing or closed connection delivers nothing more: nothing to drain.
             with contextlib.suppress(nats.errors.Error):
                 await sub.drain()  # type: ignore[no-untyped-call]
+            await self._all_dispatched()
         except asyncio.CancelledError:
             await self._abandon()
             raise
@@ -154,6 +165,25 @@ class JetStreamSubscription:
             work.cancel()
         if running:
             await asyncio.wait(running)
+        await self._all_dispatched()  # they hand their events back
+
+    async def _all_dispatched(self) -> None:
+        while self._dispatched:
+            await asyncio.wait(list(self._dispatched))
+
+    async def _dispatch(self, msg: Msg) -> None:
+        """nats-py's callback when several handlers may run at once: it waits
+        for a free slot, then handles the event in a task of its own."""
+        await self._slots.acquire()
+        task = asyncio.create_task(self._handle_in_slot(msg))
+        self._dispatched.add(task)
+        task.add_done_callback(self._dispatched.discard)
+
+    async def _handle_in_slot(self, msg: Msg) -> None:
+        try:
+            await self._handle(msg)
+        finally:
+            self._slots.release()
 
     async def _handle(self, msg: Msg) -> None:
         if self._abandoned:
