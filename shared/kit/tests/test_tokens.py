@@ -205,3 +205,67 @@ def test_an_unusable_key_file_names_the_variable(tmp_path: Path, content: str | 
 
     with pytest.raises(ConfigError, match=rf"^JWT_PUBLIC_KEYS_FILE={path}: "):
         TokenSettings(public_keys_file=path).verifier()
+
+
+class Clock:
+    """A clock the test moves on."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_token_checked_again_comes_from_the_cache_until_it_expires(mint: TokenMint) -> None:
+    clock = Clock()
+    verifier = TokenVerifier(mint.public_keys_file, leeway=timedelta(seconds=30), clock=clock)
+    token = mint.token(USER_ID, ttl=timedelta(minutes=5))
+    first = verifier.verify(token)
+
+    clock.now = first.expires_at + timedelta(seconds=29)  # within the leeway
+    assert verifier.verify(token) is first  # no second verification
+    clock.now = first.expires_at + timedelta(seconds=30)
+    with pytest.raises(Unauthenticated, match="token expired"):
+        verifier.verify(token)
+
+
+def test_only_the_exact_token_that_passed_is_taken_from_the_cache(mint: TokenMint) -> None:
+    verifier = TokenVerifier(mint.public_keys_file)
+    token = mint.token(USER_ID)
+    verifier.verify(token)
+    header, payload, signature = token.split(".")
+    forged = mint.token(USER_ID, key=Ed25519PrivateKey.generate(), headers={"kid": mint.key_id})
+
+    with pytest.raises(Unauthenticated, match="bad signature"):
+        verifier.verify(f"{header}.{forged.split('.')[1]}.{signature}")  # another payload
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        verifier.verify(f"{header}.{payload}.{signature[:-2]}")
+    with pytest.raises(Unauthenticated, match="bad signature"):
+        verifier.verify(forged)
+    with pytest.raises(Unauthenticated, match="bad signature"):
+        verifier.verify(forged)  # a token that failed is not remembered either
+
+
+def test_a_cached_token_of_a_dropped_key_is_refused(mint: TokenMint) -> None:
+    verifier = TokenVerifier(mint.public_keys_file)
+    oldest = mint.token(USER_ID)
+    verifier.verify(oldest)
+    mint.rotate()
+    mint.rotate()
+    verifier.verify(mint.token(USER_ID))  # names a new kid: the set is read again
+
+    with pytest.raises(Unauthenticated, match="unknown key"):
+        verifier.verify(oldest)
+
+
+def test_the_cache_is_bounded(mint: TokenMint) -> None:
+    verifier = TokenVerifier(mint.public_keys_file, cache_size=2)
+    tokens = [mint.token(USER_ID) for _ in range(3)]
+    claims = [verifier.verify(token) for token in tokens]
+
+    assert verifier.verify(tokens[2]) is claims[2]  # still remembered
+    assert verifier.verify(tokens[1]) is claims[1]
+    again = verifier.verify(tokens[0])  # forgotten: verified anew
+    assert again == claims[0]
+    assert again is not claims[0]
