@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from email_service.config import Config
+from email_service.config import Config, options_from_env
 from micro.config import ConfigError
 
 DATABASE = {"DATABASE_URL": "postgresql://shippy:s3cret@db/email"}
@@ -65,3 +65,9 @@ def test_a_wrong_value_names_its_variable(env: dict[str, str], message: str) -> 
 
     assert "s3cret" not in str(error.value)
     assert "hunter2" not in str(error.value)
+
+
+def test_welcome_emails_are_sent_one_at_a_time_unless_the_core_variable_says() -> None:
+    assert options_from_env({}).jetstream.max_in_flight == 1
+    assert options_from_env({"MICRO_JETSTREAM_MAX_IN_FLIGHT": "4"}).jetstream.max_in_flight == 4
+    assert options_from_env({"MICRO_JETSTREAM_ACK_WAIT": "20"}).jetstream.ack_wait == 20.0

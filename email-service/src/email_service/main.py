@@ -11,7 +11,7 @@ from shippy_kit.postgres import connection_pool, serve_database
 from shippy_kit.runner import run_service
 
 from email_service import __version__
-from email_service.config import Config
+from email_service.config import Config, options_from_env
 from email_service.handler import WelcomeHandler
 from email_service.mailer import Mailer
 from email_service.repository import SentEmails
@@ -49,7 +49,7 @@ def build_service(config: Config, options: Options, **parts: Unpack[Parts]) -> S
 
 
 def main() -> None:
-    run_service("email-service", lambda: build_service(Config.from_env(), Options.from_env()))
+    run_service("email-service", lambda: build_service(Config.from_env(), options_from_env()))
 
 
 if __name__ == "__main__":
