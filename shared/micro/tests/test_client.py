@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -25,7 +24,7 @@ from micro.registry import Node, ServiceRecord
 from micro.registry.memory import MemoryRegistry
 from micro.selector import NodeMetadata, Selector, Version
 from micro.server import Server
-from micro.testing import eventually
+from micro.testing import eventually, unique_name
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
 
 Context = grpc.aio.ServicerContext[
@@ -60,17 +59,6 @@ class Vessels(vessel_pb2_grpc.VesselServiceServicer):
     ) -> vessel_pb2.FindAvailableResponse:
         self.calls += 1
         return await self.behaviour(request, context)
-
-
-def unique_name() -> str:
-    return f"shippy.test.{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-async def registry() -> AsyncIterator[MemoryRegistry]:
-    registry = MemoryRegistry()
-    yield registry
-    await registry.close()
 
 
 @pytest.fixture

@@ -42,13 +42,6 @@ async def started(
 
 
 @pytest.fixture
-async def registry() -> AsyncIterator[MemoryRegistry]:
-    registry = MemoryRegistry()
-    yield registry
-    await registry.close()
-
-
-@pytest.fixture
 async def client(registry: MemoryRegistry, nats_url: str) -> AsyncIterator[Client]:
     selector = Selector(registry)
     client = Client(registry, selector, transport=NatsTransport(nats_url))

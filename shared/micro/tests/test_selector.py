@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,7 +12,7 @@ from micro.registry import Node, ServiceRecord
 from micro.registry.memory import MemoryRegistry
 from micro.registry.nats import NatsRegistry
 from micro.selector import NodeMetadata, Selector, Version
-from micro.testing import eventually
+from micro.testing import eventually, unique_name
 
 
 class CountingRegistry(MemoryRegistry):
@@ -26,10 +25,6 @@ class CountingRegistry(MemoryRegistry):
     async def get_service(self, name: str) -> list[ServiceRecord]:
         self.lookups += 1
         return await super().get_service(name)
-
-
-def unique_name() -> str:
-    return f"shippy.test.{uuid.uuid4().hex[:8]}"
 
 
 def service(name: str, *node_ids: str) -> ServiceRecord:

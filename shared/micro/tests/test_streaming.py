@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
@@ -29,6 +28,7 @@ from micro.registry import Node, ServiceRecord
 from micro.registry.memory import MemoryRegistry
 from micro.selector import Selector
 from micro.server import Server
+from micro.testing import unique_name
 from shippy.testing.v1 import streams_pb2_grpc
 from shippy.testing.v1.streams_pb2 import Number
 
@@ -90,17 +90,6 @@ class Numbers(streams_pb2_grpc.NumbersServicer):
         except asyncio.CancelledError:
             self.cancelled.set()
             raise
-
-
-def unique_name() -> str:
-    return f"shippy.test.{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-async def registry() -> AsyncIterator[MemoryRegistry]:
-    registry = MemoryRegistry()
-    yield registry
-    await registry.close()
 
 
 @pytest.fixture

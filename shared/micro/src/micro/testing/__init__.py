@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from micro.testing.broker_contract import AtLeastOnceContract, BrokerContract
 from micro.testing.memory import MemoryStack
-from micro.testing.registry_contract import RegistryContract
+from micro.testing.registry_contract import RegistryContract, unique_name
 from micro.testing.transport_contract import TransportContract
 from micro.testing.waiting import eventually, first_success
 
@@ -32,4 +32,5 @@ __all__ = [
     "TransportContract",
     "eventually",
     "first_success",
+    "unique_name",
 ]
