@@ -7,7 +7,9 @@ import asyncio
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import grpc
 import pytest
+from micro.testing import eventually
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from shippy_kit.cli import bearer
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.needs(SCALING, LOGS)
 
 USER_SERVICE = "user-service"
+READY = grpc.ChannelConnectivity.READY
 
 
 @pytest.fixture
@@ -61,6 +64,14 @@ async def test_calls_keep_working_when_an_instance_is_killed(
         await sign_up_until_both_have_served(stack, users, (0, second_user_service))
 
         stack.kill_instance(USER_SERVICE, second_user_service)
+        # The client hears of the lost connection from its socket, a moment
+        # after the kill; a call sent before that is never sent again (it may
+        # have run, as far as a client can tell), so wait until it has heard.
+        await eventually(
+            lambda: sum(ch.get_state() is READY for ch in client._channels.values()) == 1,
+            within=10.0,
+            waiting_for="the client to see the killed instance's connection close",
+        )
 
         # This client still has the dead node in its selector: round robin
         # picks it every other call, and the call moves to the live one.
