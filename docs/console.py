@@ -26,7 +26,9 @@ MASKS: Sequence[tuple[re.Pattern[str], str]] = (
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<event id>"),
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z| UTC|[+-]\d\d:\d\d)?"), "<time>"),
-    (re.compile(r"\b[A-Za-z0-9_-]{43}\b"), "<key id>"),  # an RFC 7638 thumbprint
+    # An RFC 7638 thumbprint: 43 base64url characters, which may begin or end
+    # with "-" or "_", where \b finds no word boundary.
+    (re.compile(r"(?<![\w-])[\w-]{43}(?![\w-])", re.ASCII), "<key id>"),
     (re.compile(r"\bin \d+\.\d\ds\b"), "in <seconds>"),  # pytest's summary line
     (re.compile(r"\b(127\.0\.0\.1|localhost):\d+"), r"\1:<port>"),
 )
