@@ -7,6 +7,7 @@ mechanics quickly; the last ones start the real services, and `make run`.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import stat
@@ -14,15 +15,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
+from devstack.cli import banner
 from devstack.nats import NatsServer
 from devstack.ports import free_port
 from devstack.postgres import PostgresServer
 from devstack.services import SERVICE_NAMES
-from devstack.settings import StackSettings
+from devstack.settings import SettingsError, StackSettings
 from devstack.smtp import SmtpServer
 from devstack.stack import LocalStack, StackError
 from devstack.state import kept_secret, record_port, stable_port
@@ -197,6 +200,59 @@ def test_settings_start_our_own_nats_where_none_answers() -> None:
 
     assert settings.nats_url is None
     assert settings.nats_port == port
+
+
+PASSWORD = "s3cretpw"
+
+
+def test_a_password_in_nats_url_is_neither_logged_nor_shown_in_the_banner(
+    tmp_path: Path,
+    fake_bin: Path,
+    shared_servers: StackSettings,
+    nats_server: NatsServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """make run on a NATS given as nats://user:password@host:port (this NATS
+    asks for no login, so it takes any)."""
+    with_password = nats_server.url.replace("nats://", f"nats://shippy:{PASSWORD}@")
+    settings = StackSettings.from_environ({"NATS_URL": with_password})
+    with (
+        caplog.at_level(logging.INFO, logger="devstack"),
+        LocalStack(
+            tmp_path,
+            replace(shared_servers, nats_url=settings.nats_url),
+            services=["user-service"],
+            bin_dir=fake_bin,
+        ) as stack,
+    ):
+        shown = banner(stack)
+
+    assert stack.nats_url == with_password  # the services get it whole
+    assert "nats://shippy:***@127.0.0.1:" in shown
+    assert PASSWORD not in shown
+    assert "NATS: using nats://shippy:***@" in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("NATS_URL", f"nats://shippy:{PASSWORD}@192.0.2.1:4222"),
+        ("NATS_URL", f"nats://{PASSWORD}@192.0.2.1:4222"),  # a token
+        ("RABBITMQ_URL", f"amqp://guest:{PASSWORD}@192.0.2.1:5672/"),
+        ("MQTT_URL", f"mqtt://shippy:{PASSWORD}@192.0.2.1:1883"),
+    ],
+)
+def test_a_url_that_does_not_answer_is_refused_without_its_password(name: str, url: str) -> None:
+    plugin = {"RABBITMQ_URL": {"MICRO_BROKER": "rabbitmq"}, "MQTT_URL": {"MICRO_BROKER": "mqtt"}}
+    environ = {"NATS_URL": "nats://127.0.0.1:4222", **plugin.get(name, {}), name: url}
+
+    with pytest.raises(SettingsError) as refused:
+        StackSettings.from_environ(environ)
+
+    assert f"{name}=" in str(refused.value)
+    assert "nothing answers at 192.0.2.1" in str(refused.value)
+    assert PASSWORD not in str(refused.value)
 
 
 # The real services, started exactly as `make run` starts them.

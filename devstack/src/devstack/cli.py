@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from micro.config import DEFAULT_NATS_URL
+from micro.nats_client import redacted
 
 from devstack.console import Console, ConsoleHandler
 from devstack.leftovers import stop_leftovers
@@ -165,7 +166,7 @@ async def serve(stack: LocalStack, console: Console) -> int:
 
 
 def banner(stack: LocalStack) -> str:
-    env = "" if stack.nats_url == DEFAULT_NATS_URL else f"NATS_URL={stack.nats_url} "
+    env = "" if stack.nats_url == DEFAULT_NATS_URL else f"NATS_URL={redacted(stack.nats_url)} "
     mail = f"ls {shown_path(stack.mail_dir)}/" if stack.mail_dir else "(mail goes to SMTP_HOST)"
     return f"""
 Shippy is running:

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from micro.config import DEFAULT_NATS_URL
+from micro.nats_client import redacted
 
 from devstack.ports import port_in_use
 
@@ -93,7 +94,9 @@ class StackSettings:
         nats_host, nats_port = _host_port("NATS_URL", nats_url, default_port=4222)
         reuse_nats = port_in_use(nats_port, nats_host)
         if not reuse_nats and nats_host not in LOOPBACK:
-            raise SettingsError(f"NATS_URL={nats_url}: nothing answers at {nats_host}:{nats_port}")
+            raise SettingsError(
+                f"NATS_URL={redacted(nats_url)}: nothing answers at {nats_host}:{nats_port}"
+            )
         return cls(
             nats_url=nats_url if reuse_nats else None,
             nats_port=0 if reuse_nats else nats_port,
@@ -125,7 +128,7 @@ def _plugin_servers(environ: Mapping[str, str]) -> dict[str, Any]:
         host, port = _host_port("RABBITMQ_URL", url, default_port=5672)
         if not port_in_use(port, host):
             raise SettingsError(
-                f"RABBITMQ_URL={url}: nothing answers at {host}:{port} (RabbitMQ is not "
+                f"RABBITMQ_URL={redacted(url)}: nothing answers at {host}:{port} (RabbitMQ is not "
                 "installable from PyPI: start one, e.g. Debian's rabbitmq-server)"
             )
     return chosen
@@ -137,7 +140,7 @@ def _reused(name: str, url: str, default_port: int) -> tuple[str | None, int]:
     if port_in_use(port, host):
         return url, 0
     if host not in LOOPBACK:
-        raise SettingsError(f"{name}={url}: nothing answers at {host}:{port}")
+        raise SettingsError(f"{name}={redacted(url)}: nothing answers at {host}:{port}")
     return None, port
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import psycopg
 from micro.config import NatsLogin
+from micro.nats_client import redacted
 from micro.nats_transport import instance_address
 from shippy_kit.tokens import kept_key_pair
 
@@ -271,10 +272,15 @@ class LocalStack:
         ]
         if self.mqtt_url:
             rows.append(
-                ("MQTT", f"{self.mqtt_url}{'' if self.mosquitto else ' (already running)'}")
+                (
+                    "MQTT",
+                    f"{redacted(self.mqtt_url)}{'' if self.mosquitto else ' (already running)'}",
+                )
             )
         if self.etcd_url:
-            rows.append(("etcd", f"{self.etcd_url}{'' if self.etcd else ' (already running)'}"))
+            rows.append(
+                ("etcd", f"{redacted(self.etcd_url)}{'' if self.etcd else ' (already running)'}")
+            )
         for instances in self._instances.values():
             rows += [
                 (i.label, f"{i.address}  database {i.spec.database}")
@@ -313,7 +319,7 @@ class LocalStack:
         self._check_not_cancelled()
         if self.settings.nats_url is not None:
             self.nats_url = self.settings.nats_url
-            log.info("NATS: using %s", self.nats_url)
+            log.info("NATS: using %s", redacted(self.nats_url))
             return
         if self.settings.nats_authorization:
             specs = [CATALOG[name] for name in CATALOG]
@@ -338,7 +344,7 @@ class LocalStack:
         if self.settings.broker == "mqtt":
             if self.settings.mqtt_url is not None:
                 self.mqtt_url = self.settings.mqtt_url
-                log.info("MQTT: using %s", self.mqtt_url)
+                log.info("MQTT: using %s", redacted(self.mqtt_url))
             elif mosquitto_binary() is None:
                 raise StackError(f"MICRO_BROKER=mqtt: {MOSQUITTO_MISSING}")
             else:
@@ -354,7 +360,7 @@ class LocalStack:
         if self.settings.registry == "etcd":
             if self.settings.etcd_url is not None:
                 self.etcd_url = self.settings.etcd_url
-                log.info("etcd: using %s", self.etcd_url)
+                log.info("etcd: using %s", redacted(self.etcd_url))
             else:
                 self.etcd = EtcdServer(
                     self.var_dir / "etcd",
@@ -481,9 +487,9 @@ class LocalStack:
 
 def _nats_row(stack: LocalStack) -> str:
     if stack.nats is None:
-        return f"{stack.nats_url} (already running)"
+        return f"{redacted(stack.nats_url)} (already running)"
     if stack.nats_logins is None:
-        return stack.nats_url
+        return redacted(stack.nats_url)
     return (
         f"{stack.nats_url}  with authorization: one login per service, "
         f"kept in {shown_path(stack.nats_logins.folder)}/ (mode 0600)"
