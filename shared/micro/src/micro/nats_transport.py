@@ -341,6 +341,17 @@ class _CallDetails(grpc.HandlerCallDetails):
         self.invocation_metadata = invocation_metadata
 
 
+class _InFlight:
+    """A request being answered: its task, and the timer that cancels it at
+    the caller's deadline (None without one)."""
+
+    __slots__ = ("task", "timer")
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+
 class NatsServer:
     """Serves what a gRPC server would (the methods generated `add_..._to_server`
     functions register, through the same interceptors) on NATS subjects."""
@@ -420,40 +431,51 @@ class NatsServer:
     def _receiver(self, method: str) -> Callable[[Msg], Awaitable[None]]:
         loop = asyncio.get_running_loop()
         running = self._running
+        answer = self._answer
 
         async def receive(msg: Msg) -> None:
             # nats-py runs one subscription's callbacks one after another: each
             # request gets a task of its own so that a slow one holds up no other.
-            running.add(loop.create_task(self._answer(method, msg)))
+            headers = msg.headers or NO_HEADERS
+            deadline = _deadline(headers)
+            call = _InFlight()
+            call.task = task = loop.create_task(answer(method, msg, headers, deadline, call))
+            running.add(task)
+            if deadline is not None:
+                # The deadline is enforced by cancelling the task: a timer,
+                # cancelled on the way out. asyncio.timeout did the same at about
+                # twice the cost (profiled with bench.server under `make bench`).
+                call.timer = loop.call_at(deadline, task.cancel)
 
         return receive
 
-    async def _answer(self, method: str, msg: Msg) -> None:
+    async def _answer(
+        self,
+        method: str,
+        msg: Msg,
+        headers: Mapping[str, str],
+        deadline: float | None,
+        call: _InFlight,
+    ) -> None:
         """Run the call and send its reply; then leave the running tasks (by
         hand, not in a done callback: one event loop turn fewer per call)."""
-        task = asyncio.current_task()
         try:
-            await self._reply(msg, *await self._outcome(method, msg, task))
+            await self._reply(msg, *await self._outcome(method, msg, headers, deadline))
         finally:
-            self._running.discard(task)
+            if call.timer is not None:
+                call.timer.cancel()
+            self._running.discard(call.task)
 
     async def _outcome(
-        self, method: str, msg: Msg, task: asyncio.Task[Any] | None
+        self, method: str, msg: Msg, headers: Mapping[str, str], deadline: float | None
     ) -> tuple[bytes, NatsContext]:
-        headers = msg.headers or NO_HEADERS
-        deadline = _deadline(headers)
         context = NatsContext(headers, deadline, msg.reply)
-        # The deadline is enforced by cancelling the task: a timer, cancelled on
-        # the way out. asyncio.timeout did the same at about twice the cost per
-        # call (profiled with bench.server under `make bench`'s NATS rows).
-        loop = asyncio.get_running_loop()
-        timer = None if deadline is None or task is None else loop.call_at(deadline, task.cancel)
         try:
             return await self._run(method, msg.data, context, deadline), context
         except grpc.aio.AbortError:
             pass
         except asyncio.CancelledError:
-            if deadline is None or loop.time() < deadline:
+            if deadline is None or asyncio.get_running_loop().time() < deadline:
                 raise  # the server is stopping
             context.set_code(grpc.StatusCode.DEADLINE_EXCEEDED)
             context.set_details(f"{method}: deadline exceeded on the server")
@@ -461,9 +483,6 @@ class NatsServer:
             log.exception("%s failed", method)
             context.set_code(grpc.StatusCode.INTERNAL)
             context.set_details("internal error")
-        finally:
-            if timer is not None:
-                timer.cancel()
         return b"", context
 
     async def _reply(self, msg: Msg, data: bytes, context: NatsContext) -> None:
