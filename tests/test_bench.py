@@ -23,6 +23,7 @@ NATS = "publish → handler, core NATS"
 JETSTREAM = "publish → handler, JetStream"
 SIGNUP = "sign-up (Create), cost 8, 8 in flight"
 TOKENS = "token check, 1 at a time"
+PROBED = "ValidateToken, 1 in flight, one call every 5 ms"
 RSS = "resident memory (RSS)"
 STARTUP = "`make run`'s stack: start → every service SERVING"
 SERVICES = ("vessel-service", "user-service", "email-service", "consignment-service")
@@ -84,8 +85,8 @@ def test_bench_prints_one_row_per_variant(tmp_path: Path) -> None:
         (SIGNUP, f"bound: {cores} cores ÷ one hash"),
         (SIGNUP, f"bcrypt alone: {cores} threads hashing in the bench process"),
         (SIGNUP, "user-service Create"),
-        ("ValidateToken, 1 in flight", "at rest"),
-        ("ValidateToken, 1 in flight", "during the sign-up burst"),
+        (PROBED, "at rest"),
+        (PROBED, "during the sign-up burst"),
         (TOKENS, "ValidateToken RPC (user-service)"),
         (TOKENS, "local verification (consignment-service's auth wrapper)"),
         (
