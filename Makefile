@@ -32,8 +32,8 @@ run: install  ## start the whole stack (NATS, PostgreSQL, SMTP and the services)
 test: install lint  ## lint, type-check, then run every test against real servers
 	$(PY) -m pytest
 
-docs-test: install  ## the tutorial: its included code and its commands' output (also in make test)
-	$(PY) -m pytest tests/test_docs.py
+docs-test: install  ## the tutorial: its included code, its commands' output, its terms explained (also in make test)
+	$(PY) -m pytest tests/test_docs.py tests/test_terms.py
 
 lint: install  ## ruff on the repo, mypy (strict on shared/ and plugins/)
 	$(VENV)/bin/ruff check .
