@@ -24,6 +24,7 @@ from micro.registry.nats import NatsRegistry
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from shippy_kit.cli import bearer
+from shippy_kit.health_probe import check_nats
 
 from .backends import LocalBackend, Stack
 from .helpers import (
@@ -38,7 +39,7 @@ USER_SERVICE = "user-service"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """This module's stack (instead of conftest's): every service on the NATS transport,
     its NATS with make run's authorization (a login per service)."""
     with (
@@ -49,7 +50,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             env={"BCRYPT_ROUNDS": "4"},
         ) as local,
     ):
-        yield LocalBackend(local)
+        yield local
+
+
+@pytest.fixture(scope="module")
+def stack(local: LocalStack) -> Stack:
+    return LocalBackend(local)
 
 
 async def test_the_services_register_nats_nodes_without_a_port(stack: Stack) -> None:
@@ -67,7 +73,9 @@ def test_sign_up_get_the_welcome_email_log_in_and_ship(stack: Stack) -> None:
     sign_up_get_the_welcome_email_log_in_and_ship(stack)
 
 
-async def test_a_killed_instance_gets_no_more_requests_at_once(stack: Stack) -> None:
+async def test_a_killed_instance_gets_no_more_requests_at_once(
+    stack: Stack, local: LocalStack
+) -> None:
     second = await asyncio.to_thread(stack.start_extra_instance, USER_SERVICE)
     async with connect(stack) as client:
         users = client.stub(user_pb2_grpc.UserServiceStub, "shippy.user")
@@ -84,6 +92,22 @@ async def test_a_killed_instance_gets_no_more_requests_at_once(stack: Stack) -> 
 
         stack.kill_instance(USER_SERVICE, second)
         killed_at = time.monotonic()
+        # The NATS server drops the dead connection's subscriptions as soon as
+        # it sees the connection close, a moment after the SIGKILL; a request
+        # sent in that moment may still go to it (and is never sent again), so
+        # wait for the moment to pass: the killed instance's own subject then
+        # has no responders.
+        dead = local.instance(USER_SERVICE, second).address
+
+        def nobody_answers_for_the_dead_one() -> bool:
+            problem = check_nats(local.nats_url, dead, timeout=1.0)
+            return problem is not None and "nothing is listening" in problem
+
+        await wait_until(
+            lambda: asyncio.to_thread(nobody_answers_for_the_dead_one),
+            within=5.0,
+            waiting_for="the NATS server to drop the killed instance's subscriptions",
+        )
         for _ in range(20):
             found = await users.Get(user_pb2.GetRequest(id=user.id), metadata=bearer(token))
             assert found.user.id == user.id
