@@ -69,6 +69,7 @@ def test_bench_prints_one_row_per_variant(tmp_path: Path) -> None:
         (NATS, TYPED),
         (NATS, FASTSTREAM),
         (JETSTREAM, "raw nats-py JetStream"),
+        (JETSTREAM, "raw nats-py JetStream, with Nats-Msg-Id as the core"),
         (JETSTREAM, f"{TYPED}, jetstream"),
         (JETSTREAM, "FastStream JetStream"),
     ]
