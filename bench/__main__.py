@@ -596,7 +596,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--acked-messages",
         type=int,
-        default=3000,
+        default=2000,
         help="messages per round on the brokers that acknowledge each (JetStream, MQTT, RabbitMQ)",
     )
     parser.add_argument(
