@@ -205,6 +205,9 @@ async def control(nc: Nats, **command: object) -> dict[str, object]:
 
 TYPED = "typed Publisher → Subscriber"
 
+NATS_PY_TIMEOUT = 5.0
+"""How long nats-py's JetStream publish waits for its PubAck by default."""
+
 PACED_MESSAGES = 500
 PACE_SECONDS = 0.001
 """The latency stream: one message a millisecond, far below either variant's capacity."""
@@ -307,7 +310,11 @@ async def bench_jetstream(
         )
 
     async def publish_faststream() -> None:
-        await to_faststream.publish(EVENT.SerializeToString(), headers=sent_now())
+        # FastStream waits 0.5 s for a PubAck unless told; nats-py (raw and the
+        # core) 5 s. The same for all: a stream's fsync can stall past 0.5 s.
+        await to_faststream.publish(
+            EVENT.SerializeToString(), headers=sent_now(), timeout=NATS_PY_TIMEOUT
+        )
 
     # The core sends each event's id as Nats-Msg-Id, and the stream drops a
     # duplicate of it: work the server does per message (DESIGN.md's dedupe)
