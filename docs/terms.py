@@ -18,6 +18,7 @@ runs the check.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,14 +41,18 @@ class Term:
         object.__setattr__(self, "spellings", (name, *also))
         object.__setattr__(self, "since", since)
 
-    @property
+    @functools.cached_property
     def pattern(self) -> re.Pattern[str]:
         longest_first = sorted(self.spellings, key=len, reverse=True)
         words = "|".join(re.escape(s).replace(r"\ ", r"\s+") for s in longest_first)
         return re.compile(rf"\b(?:{words})\b", re.I)
 
+    @functools.cached_property
+    def _lowered(self) -> frozenset[str]:
+        return frozenset(s.lower() for s in self.spellings)
+
     def spelled_by(self, text: str) -> bool:
-        return " ".join(text.split()).lower() in {s.lower() for s in self.spellings}
+        return " ".join(text.split()).lower() in self._lowered
 
 
 TERMS: tuple[Term, ...] = (
