@@ -45,9 +45,10 @@ def wrap_handler(method: str, handler: MethodHandler) -> MethodHandler:
     """`handler` with its behavior wrapped in the error mapping.
 
     `method` is the full method name ("/shippy.user.v1.UserService/Create"),
-    used in the log line. Every request is checked (`check_request`) before
-    the handler sees it; each message of a stream of requests as the handler
-    reads it with `async for` (`context.read()` bypasses the check).
+    used in the log line. Every request is checked as it is read (`Refused`)
+    and refused before the handler sees it; each message of a stream of
+    requests as the handler reads it with `async for` (`context.read()`
+    bypasses the refusal: it returns the `Refused` itself).
     Synchronous behaviors (the generated base class's UNIMPLEMENTED methods)
     are left as they are.
     """
@@ -69,34 +70,43 @@ def wrap_handler(method: str, handler: MethodHandler) -> MethodHandler:
     )
 
 
-class Unreadable(NamedTuple):
-    """Stands for a request whose bytes are not a valid message (invalid
-    UTF-8 in a string field, say): gRPC would answer UNKNOWN with protobuf's
-    internals; the handler's wrapper answers INVALID_ARGUMENT instead."""
+class Refused(NamedTuple):
+    """Stands for a request refused as it was read: bytes that are not a valid
+    message (invalid UTF-8 in a string field, say: gRPC would answer UNKNOWN
+    with protobuf's internals), or a text field holding a NUL character (no
+    database and few programs take one). The handler's wrapper answers
+    INVALID_ARGUMENT naming the field instead of calling the handler."""
 
+    field: str
     reason: str
+
+
+NUL_REASON = "must not contain a NUL character"
 
 
 def _readable(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     def parse(data: bytes) -> Any:
         try:
-            return deserialize(data)
+            request = deserialize(data)
         except DecodeError as error:
-            return Unreadable(str(error) or "not a valid protobuf message")
+            reason = str(error) or "not a valid protobuf message"
+            return Refused("request", f"cannot be read: {reason}")
+        # A NUL in any text field is a zero byte on the wire: most requests
+        # hold none, and skip the walk through their fields.
+        if b"\x00" in data and isinstance(request, ProtoMessage):
+            field = _field_with_nul(request, "")
+            if field is not None:
+                return Refused(field, NUL_REASON)
+        return request
 
     return parse
 
 
 def check_request(request: Any) -> None:
-    """INVALID_ARGUMENT for a request that could not be read, or that holds a
-    NUL character in a text field (no database and few programs take one):
-    refused before the handler spends any work on it."""
-    if isinstance(request, Unreadable):
-        raise InvalidArgument("request", f"cannot be read: {request.reason}")
-    if isinstance(request, ProtoMessage):
-        field = _field_with_nul(request, "")
-        if field is not None:
-            raise InvalidArgument(field, "must not contain a NUL character")
+    """INVALID_ARGUMENT for a request refused as it was read (`Refused`):
+    before the handler spends any work on it."""
+    if isinstance(request, Refused):
+        raise InvalidArgument(request.field, request.reason)
 
 
 def _field_with_nul(message: ProtoMessage, prefix: str) -> str | None:
