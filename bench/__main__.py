@@ -289,7 +289,7 @@ async def bench_jetstream(
     nc: Nats, faststream: FastStreamBroker, nats_url: str, messages: int, rounds: int
 ) -> list[Result]:
     """Each publish waits for the stream's PubAck; each subscriber is a durable
-    consumer that acknowledges after its handler (the core: synchronously)."""
+    consumer that acknowledges after its handler."""
     name = "publish → handler, JetStream"
     broker = JetStreamBroker(nats_url)
     await broker.connect()

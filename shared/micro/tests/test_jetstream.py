@@ -232,10 +232,19 @@ async def test_one_at_a_time_an_event_is_acknowledged_before_the_next_one_is_han
     stream, consumer = stream_name("MICRO", topic), consumer_name("mailers")
     acked_before_second: list[int] = []
 
+    async def ack_floor() -> int:
+        info = await jsm.consumer_info(stream, consumer)
+        return info.ack_floor.stream_seq if info.ack_floor else 0
+
+    async def first_acked() -> bool:
+        return await ack_floor() >= 1
+
     async def handler(message: Message) -> None:
-        if message.data == b"second":  # the ack of "first" was confirmed: the floor moved
-            info = await jsm.consumer_info(stream, consumer)
-            acked_before_second.append(info.ack_floor.stream_seq if info.ack_floor else 0)
+        if message.data == b"second":
+            # The ack of "first" was sent before this handler started: the
+            # server moves the floor while "second" is still unacknowledged.
+            await eventually(first_acked, waiting_for="the ack of the first event")
+            acked_before_second.append(await ack_floor())
         await inbox(message)
 
     await broker.subscribe(topic, handler, queue="mailers")
