@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -196,4 +197,41 @@ async def test_streaming_calls_by_name_to_a_nats_service_are_unimplemented_clear
                 pass  # pragma: no cover
     finally:
         await service.stop()
+        await transport.close()
+
+
+async def test_concurrent_calls_each_get_their_own_reply_and_a_late_reply_is_dropped(
+    nats_url: str,
+) -> None:
+    """Replies share one subscription per connection (micro.nats_transport.Replies):
+    each must reach its own caller, and one that comes after its caller gave
+    up must reach no one, not the next call."""
+    transport = NatsTransport(nats_url)
+    address = f"micro.rpc.{unique_name()}"
+    method = transport.channel(address).unary_unary("/test.Echo/Call")
+    responder = await nats.connect(nats_url)
+    gave_up = asyncio.Event()
+
+    async def answer(msg: Any) -> None:
+        if msg.data == b"late":
+            await gave_up.wait()
+            await msg.respond(b"late answer")
+        else:
+            await msg.respond(msg.data[::-1])
+
+    await responder.subscribe(f"{address}.test.Echo.Call", cb=answer)
+    await responder.flush()
+    try:
+        words = [f"call {n}".encode() for n in range(50)]
+        answers = await asyncio.gather(*(method(word, timeout=5) for word in words))
+        assert answers == [word[::-1] for word in words]
+
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await method(b"late", timeout=0.2)
+        assert raised.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        gave_up.set()  # its answer is sent now, to a caller that is gone
+        await responder.flush()
+        assert await method(b"next", timeout=5) == b"txen"
+    finally:
+        await responder.close()
         await transport.close()
