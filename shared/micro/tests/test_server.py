@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import grpc
 import grpc.aio
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from micro.errors import InvalidArgument, Unauthenticated
+from micro.reflection import METHOD, SERVICE_NAME
 from micro.server import Server
 from micro.testing import eventually
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
@@ -28,6 +32,7 @@ SERVICE = "shippy.vessel.v1.VesselService"
 REQUEST = vessel_pb2.FindAvailableRequest(
     specification=vessel_pb2.Specification(capacity=3, max_weight=2000)
 )
+REFLECTED_SERVICE = Path(__file__).with_name("reflected_service.py")
 
 
 async def boaty(
@@ -221,16 +226,103 @@ async def test_health_follows_the_lifecycle() -> None:
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
 
 
-async def test_reflection_lists_the_services(served: Connection) -> None:
-    reflection = reflection_pb2_grpc.ServerReflectionStub(served.channel)
+async def reflect(
+    channel: grpc.aio.Channel, request: reflection_pb2.ServerReflectionRequest
+) -> reflection_pb2.ServerReflectionResponse:
+    """The one reply of a reflection call asking `request`."""
+    call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(iter([request]))
+    [reply] = [reply async for reply in call]
+    return reply
 
-    call = reflection.ServerReflectionInfo(
-        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+
+def listed(reply: reflection_pb2.ServerReflectionResponse) -> list[str]:
+    return [service.name for service in reply.list_services_response.service]
+
+
+def described(reply: reflection_pb2.ServerReflectionResponse) -> dict[str, list[str]]:
+    """Each service of the files a reflection reply carries → its methods."""
+    files = map(
+        descriptor_pb2.FileDescriptorProto.FromString,
+        reply.file_descriptor_response.file_descriptor_proto,
     )
-    names = [s.name async for reply in call for s in reply.list_services_response.service]
+    return {
+        f"{file.package}.{service.name}": [method.name for method in service.method]
+        for file in files
+        for service in file.service
+    }
 
-    assert SERVICE in names
-    assert "grpc.health.v1.Health" in names
+
+LIST_SERVICES = reflection_pb2.ServerReflectionRequest(list_services="")
+DESCRIBE_VESSELS = reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE)
+
+
+async def test_reflection_lists_the_services(served: Connection) -> None:
+    reply = await reflect(served.channel, LIST_SERVICES)
+
+    assert sorted(listed(reply)) == sorted(
+        [SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"]
+    )
+
+
+async def test_reflection_describes_a_service_and_knows_no_other(served: Connection) -> None:
+    reply = await reflect(served.channel, DESCRIBE_VESSELS)
+    unknown = await reflect(
+        served.channel, reflection_pb2.ServerReflectionRequest(file_containing_symbol="no.Such")
+    )
+
+    assert described(reply)[SERVICE] == ["FindAvailable", "Release", "Create"]
+    assert unknown.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
+def test_reflection_answers_the_one_method_of_grpc_reflections_service() -> None:
+    service = reflection_pb2.DESCRIPTOR.services_by_name["ServerReflection"]
+
+    assert SERVICE_NAME == service.full_name == reflection.SERVICE_NAME
+    assert [f"/{service.full_name}/{method.name}" for method in service.methods] == [METHOD]
+
+
+async def test_a_service_loads_reflection_on_the_first_reflection_call() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(REFLECTED_SERVICE),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    stdin, stdout = process.stdin, process.stdout
+
+    async def loaded() -> list[str]:
+        """The reflection modules the service has imported so far."""
+        stdin.write(b"?\n")
+        await stdin.drain()
+        line = await asyncio.wait_for(stdout.readline(), 10)
+        return line.decode().split()[1:]
+
+    try:
+        ready = await asyncio.wait_for(stdout.readline(), 30)
+        address = ready.decode().removeprefix("ready ").strip()
+        async with grpc.aio.insecure_channel(address) as channel:
+            health = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest()
+            )
+            before = await loaded()
+            services = await reflect(channel, LIST_SERVICES)
+            after = await loaded()
+            vessels = await reflect(channel, DESCRIBE_VESSELS)
+        stdin.close()
+        exit_code = await asyncio.wait_for(process.wait(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert before == []
+    assert SERVICE in listed(services)
+    assert after == ["grpc_reflection.v1alpha.reflection", "google.protobuf.descriptor_pb2"]
+    assert SERVICE in described(vessels)
+    assert exit_code == 0
 
 
 async def test_stop_lets_an_in_flight_call_finish() -> None:

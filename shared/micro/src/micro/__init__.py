@@ -2,8 +2,8 @@
 
     from micro import Service, Options, EventInfo
 
-The concepts, one module each: `service` (lifetime), `server` and `wrappers`
-(gRPC with health and reflection), `client` (call a service by name),
+The concepts, one module each: `service` (lifetime), `server`, `reflection`
+and `wrappers` (gRPC with health and reflection), `client` (call a service by name),
 `transport` (the channel a client dials) and `nats_transport` (RPC over NATS),
 `services_api` (the NATS services API), `registry`, `selector`, `broker`,
 `pubsub`, `codec`, `errors`, `config`; `plugins` finds a broker, registry or

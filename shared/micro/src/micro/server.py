@@ -12,7 +12,9 @@ wired the way the grpcio docs show. It records the service and its methods
 (the endpoints a registry record lists) and wraps each method in the error
 mapping of `micro.wrappers`. The standard health service answers for the
 whole server ("") and for each handled service by name; server reflection
-lets tools such as grpcurl list and call the services.
+lets tools such as grpcurl list and call the services (`micro.reflection`:
+loaded on the first reflection call, so a server nobody inspects never pays
+for it).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 from grpc_health.v1.health import aio as health_aio  # type: ignore[import-untyped]
-from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 
+from micro.reflection import Reflection
 from micro.services_api import EndpointStats
 from micro.transport import GrpcTransport, RpcServer, Transport
 from micro.wrappers import ErrorInterceptor, MethodHandler, counted, wrap_handler
@@ -110,9 +112,7 @@ class Server:
             server.add_registered_method_handlers(name, handlers)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-        reflection.enable_server_reflection(
-            (*self._services, health_name, reflection.SERVICE_NAME), server
-        )
+        server.add_generic_rpc_handlers((Reflection((*self._services, health_name)),))
         address = self.transport.listen(server, self.bind)
         self._server = server
         await self.set_serving(False)
