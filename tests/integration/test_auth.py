@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from micro import Options, Service
 from micro.errors import PermissionDenied, Unauthenticated
 from micro.registry import Registry
+from nacl.signing import SigningKey
 from shippy.consignment.v1 import consignment_pb2
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2
@@ -58,9 +58,7 @@ def made_up(stack: Stack, user: Account) -> Metadata:
 def forged_with_another_key(stack: Stack, user: Account) -> Metadata:
     """Signed with a key of the attacker's, under the stack's own kid."""
     mint = stack.token_mint
-    return bearer(
-        mint.token(user.id, key=Ed25519PrivateKey.generate(), headers={"kid": mint.key_id})
-    )
+    return bearer(mint.token(user.id, key=SigningKey.generate(), headers={"kid": mint.key_id}))
 
 
 def expired(stack: Stack, user: Account) -> Metadata:

@@ -6,10 +6,10 @@ from typing import Any, cast
 
 import psycopg
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from micro import Publisher
 from micro.errors import AlreadyExists
 from micro.pubsub import MICRO_ID
+from nacl.signing import SigningKey
 from shippy.user.v1 import events_pb2, user_pb2
 from shippy_kit.outbox import PostgresOutbox
 from shippy_kit.postgres import Pool
@@ -26,8 +26,8 @@ REQUEST = user_pb2.CreateRequest(name="Ada", email="ada@example.com", password="
 
 
 def handler_on(repository: UserRepository, destination: Any) -> UserHandler:
-    key = Ed25519PrivateKey.generate()
-    verifier = TokenVerifier({key_id(key.public_key()): key.public_key()})
+    key = SigningKey.generate()
+    verifier = TokenVerifier({key_id(key.verify_key): key.verify_key})
     return UserHandler(
         repository,
         PasswordHasher(rounds=4),

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from micro import Publisher, Service
 from micro.errors import ResourceExhausted, Unauthenticated
+from nacl.signing import SigningKey
 from shippy.user.v1 import events_pb2, user_pb2, user_pb2_grpc
 from shippy_kit.tokens import TokenVerifier, key_id
 from user_service.config import Config
@@ -96,8 +96,8 @@ def hasher() -> CountingHasher:
 
 @pytest.fixture
 async def handler(repository: UserRepository, hasher: CountingHasher, clock: Clock) -> UserHandler:
-    key = Ed25519PrivateKey.generate()
-    verifier = TokenVerifier({key_id(key.public_key()): key.public_key()})
+    key = SigningKey.generate()
+    verifier = TokenVerifier({key_id(key.verify_key): key.verify_key})
     handler = UserHandler(
         repository,
         hasher,

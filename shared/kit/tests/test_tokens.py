@@ -3,16 +3,19 @@ key signed, with exactly its claims, unexpired and not too long-lived, passes.""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from micro.config import ConfigError
 from micro.errors import Unauthenticated
+from nacl.signing import SigningKey
+from shippy_kit.eddsa import EdDSAJwt
 from shippy_kit.token_mint import TokenMint
 from shippy_kit.tokens import (
     TokenSettings,
@@ -21,9 +24,15 @@ from shippy_kit.tokens import (
     key_id,
     main,
     read_key_set,
+    read_private_key,
+    write_key_set,
+    write_private_key,
 )
 
 USER_ID = "0b6a8a3e-7f7c-4c1e-9d7e-2f1f3c1d2a10"
+FIXTURES = Path(__file__).with_name("fixtures")
+KNOWN_KID = "EeF_keLDFiD9k2ZtT42Esheb1gFGnw-MKowVLrnnn-Y"
+"""The kid of fixtures/ed25519-private.pem, as the code on `cryptography` made it."""
 
 
 @pytest.fixture
@@ -50,7 +59,7 @@ def test_a_token_of_the_key_passes_with_its_subject_and_roles(
 
 
 def bad_signature(mint: TokenMint) -> str:
-    other = Ed25519PrivateKey.generate()
+    other = SigningKey.generate()
     return mint.token(USER_ID, key=other, headers={"kid": mint.key_id})
 
 
@@ -139,7 +148,7 @@ def test_the_kid_is_the_keys_thumbprint(mint: TokenMint) -> None:
     document = json.loads(mint.public_keys_file.read_text())
 
     (entry,) = document["keys"]
-    assert entry["kid"] == key_id(mint.private_key.public_key())
+    assert entry["kid"] == key_id(mint.private_key.verify_key)
     assert (entry["kty"], entry["crv"], entry["alg"]) == ("OKP", "Ed25519", "EdDSA")
     assert "d" not in entry  # no private part
 
@@ -197,7 +206,17 @@ def test_a_bad_setting_names_its_variable(env: dict[str, str], message: str) -> 
         TokenSettings.from_env(env)
 
 
-@pytest.mark.parametrize("content", [None, "{}", '{"keys": []}', "not json"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,
+        "{}",
+        '{"keys": []}',
+        "not json",
+        '{"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "c2hvcnQ"}]}',
+        '{"keys": [{"kty": "OKP", "crv": "Ed25519"}]}',
+    ],
+)
 def test_an_unusable_key_file_names_the_variable(tmp_path: Path, content: str | None) -> None:
     path = tmp_path / "keys.json"
     if content is not None:
@@ -235,7 +254,7 @@ def test_only_the_exact_token_that_passed_is_taken_from_the_cache(mint: TokenMin
     token = mint.token(USER_ID)
     verifier.verify(token)
     header, payload, signature = token.split(".")
-    forged = mint.token(USER_ID, key=Ed25519PrivateKey.generate(), headers={"kid": mint.key_id})
+    forged = mint.token(USER_ID, key=SigningKey.generate(), headers={"kid": mint.key_id})
 
     with pytest.raises(Unauthenticated, match="bad signature"):
         verifier.verify(f"{header}.{forged.split('.')[1]}.{signature}")  # another payload
@@ -269,3 +288,90 @@ def test_the_cache_is_bounded(mint: TokenMint) -> None:
     again = verifier.verify(tokens[0])  # forgotten: verified anew
     assert again == claims[0]
     assert again is not claims[0]
+
+
+# Key files: the same as before, and as OpenSSL's.
+
+
+def test_a_key_made_before_has_the_same_kid_and_key_set_and_is_written_back_the_same(
+    tmp_path: Path,
+) -> None:
+    key = read_private_key(FIXTURES / "ed25519-private.pem")
+    write_private_key(tmp_path / "key.pem", key)
+    write_key_set(tmp_path / "keys.json", [key.verify_key])
+
+    assert key_id(key.verify_key) == KNOWN_KID
+    assert (tmp_path / "key.pem").read_bytes() == (FIXTURES / "ed25519-private.pem").read_bytes()
+    assert (tmp_path / "keys.json").read_text() == (FIXTURES / "ed25519-public.json").read_text()
+
+
+def test_a_token_made_before_passes_and_is_signed_the_same_today() -> None:
+    before = (FIXTURES / "ed25519-token.jwt").read_text().strip()
+    verifier = TokenVerifier(FIXTURES / "ed25519-public.json", max_ttl=timedelta(days=36500))
+    claims = jwt.decode(before, options={"verify_signature": False})
+    key = read_private_key(FIXTURES / "ed25519-private.pem")
+
+    passed = verifier.verify(before)
+    today = EdDSAJwt().encode(claims, key, headers={"kid": KNOWN_KID})
+
+    assert (passed.subject, passed.roles) == (USER_ID, {"operator"})
+    assert today == before  # Ed25519 signatures are deterministic
+
+
+def test_only_a_private_key_signs() -> None:
+    key = read_private_key(FIXTURES / "ed25519-private.pem")
+
+    with pytest.raises(jwt.InvalidKeyError, match="signs with a private key"):
+        EdDSAJwt().encode({"sub": USER_ID}, key.verify_key, headers={})  # type: ignore[arg-type]
+
+
+def test_a_key_openssl_made_is_read() -> None:
+    key = read_private_key(FIXTURES / "openssl-ed25519-private.pem")
+
+    assert bytes(key.verify_key).hex() == (
+        "271039bad08b8b1287f25c2ca101914c1ede5d99def562c6b8f6be105150797d"
+    )
+
+
+def pem(label: str, der: bytes) -> str:
+    body = base64.b64encode(der).decode()
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
+SEED = bytes(range(32))
+WITH_PUBLIC_KEY = (  # RFC 8410's version 2 form: the public key after the seed
+    bytes.fromhex("3051020101300506032b657004220420")
+    + SEED
+    + bytes.fromhex("812100")
+    + bytes(SigningKey(SEED).verify_key)
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "not a PEM private key"),
+        ("hello", "not a PEM private key"),
+        (pem("PUBLIC KEY", b"0"), "not a PEM private key"),
+        (pem("ENCRYPTED PRIVATE KEY", b"0"), "the key is encrypted: it must not be"),
+        (pem("RSA PRIVATE KEY", b"0"), re.escape('not an Ed25519 private key (a PEM "RSA')),
+        (
+            "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n",
+            "its base64 is broken",
+        ),
+        ((FIXTURES / "p256-private.pem").read_text(), "^not an Ed25519 private key$"),
+        (pem("PRIVATE KEY", WITH_PUBLIC_KEY), "not in the PKCS #8 form OpenSSL writes"),
+        (
+            pem("PRIVATE KEY", bytes.fromhex("302e020100300506032b657004220420") + SEED[:31]),
+            "not in the PKCS #8 form OpenSSL writes",
+        ),
+    ],
+)
+def test_a_private_key_file_of_another_kind_is_refused_saying_why(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "key.pem"
+    path.write_text(content)
+
+    with pytest.raises(ValueError, match=message):
+        read_private_key(path)

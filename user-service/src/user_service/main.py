@@ -76,7 +76,7 @@ def build_tokens(config: Config) -> Tokens:
     settings = config.tokens
     return Tokens(
         private_key,
-        settings.verifier(private_key.public_key()),
+        settings.verifier(private_key.verify_key),
         ttl=timedelta(seconds=config.jwt_ttl),
         issuer=settings.issuer,
         audience=settings.audience,

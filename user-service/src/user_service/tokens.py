@@ -14,10 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.signing import SigningKey
+from shippy_kit.eddsa import EdDSAJwt
 from shippy_kit.tokens import (
-    ALGORITHM,
     DEFAULT_AUDIENCE,
     DEFAULT_ISSUER,
     Claims,
@@ -43,7 +42,7 @@ class Tokens:
 
     def __init__(
         self,
-        private_key: Ed25519PrivateKey,
+        private_key: SigningKey,
         verifier: TokenVerifier,
         *,
         ttl: timedelta,
@@ -52,13 +51,14 @@ class Tokens:
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._private_key = private_key
-        self.key_id = key_id(private_key.public_key())
+        self.key_id = key_id(private_key.verify_key)
         """The `kid` of every token issued here."""
         self.verifier = verifier
         self._ttl = ttl
         self._issuer = issuer
         self._audience = audience
         self._clock = clock
+        self._jwt = EdDSAJwt()
 
     def issue(self, user_id: str, roles: Iterable[str] = ()) -> Token:
         issued_at = self._clock().replace(microsecond=0)  # JWT times are whole seconds
@@ -72,9 +72,7 @@ class Tokens:
             "jti": uuid.uuid4().hex,
             "roles": sorted(set(roles)),
         }
-        value = jwt.encode(
-            claims, self._private_key, algorithm=ALGORITHM, headers={"kid": self.key_id}
-        )
+        value = self._jwt.encode(claims, self._private_key, headers={"kid": self.key_id})
         return Token(value=value, user_id=user_id, expires_at=expires_at)
 
     def validate(self, value: str) -> Claims:

@@ -20,11 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.signing import SigningKey
 
+from shippy_kit.eddsa import EdDSAJwt
 from shippy_kit.tokens import (
-    ALGORITHM,
     DEFAULT_AUDIENCE,
     DEFAULT_ISSUER,
     key_id,
@@ -46,16 +45,16 @@ class TokenMint:
         return mint
 
     @property
-    def private_key(self) -> Ed25519PrivateKey:
+    def private_key(self) -> SigningKey:
         return read_private_key(self.private_key_file)
 
     @property
     def key_id(self) -> str:
-        return key_id(self.private_key.public_key())
+        return key_id(self.private_key.verify_key)
 
     def rotate(self) -> str:
         """A new signing key, the previous one kept in the public set; the new kid."""
-        return key_id(new_key(self.private_key_file, self.public_keys_file).public_key())
+        return key_id(new_key(self.private_key_file, self.public_keys_file).verify_key)
 
     def token(
         self,
@@ -65,7 +64,7 @@ class TokenMint:
         ttl: timedelta = timedelta(hours=1),
         issued_at: datetime | None = None,
         claims: Mapping[str, Any] | None = None,
-        key: Ed25519PrivateKey | None = None,
+        key: SigningKey | None = None,
         headers: Mapping[str, Any] | None = None,
     ) -> str:
         """A token for `subject`, signed with this mint's key (or `key`); a
@@ -86,6 +85,6 @@ class TokenMint:
             else:
                 payload[name] = value
         signing_key = key or self.private_key
-        header = {"kid": key_id(signing_key.public_key()), **(headers or {})}
+        header = {"kid": key_id(signing_key.verify_key), **(headers or {})}
         header = {name: value for name, value in header.items() if value is not None}
-        return jwt.encode(payload, signing_key, algorithm=ALGORITHM, headers=header)
+        return EdDSAJwt().encode(payload, signing_key, headers=header)
