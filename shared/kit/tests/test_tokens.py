@@ -7,6 +7,8 @@ import base64
 import json
 import re
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -375,3 +377,23 @@ def test_a_private_key_file_of_another_kind_is_refused_saying_why(
 
     with pytest.raises(ValueError, match=message):
         read_private_key(path)
+
+
+def test_checking_a_token_loads_no_cryptography_package() -> None:
+    """PyJWT imports `cryptography` (+12 MiB resident) whenever it is installed."""
+    check = f"""
+import sys
+from datetime import timedelta
+from pathlib import Path
+from shippy_kit.tokens import TokenVerifier
+
+fixtures = Path({str(FIXTURES)!r})
+verifier = TokenVerifier(fixtures / "ed25519-public.json", max_ttl=timedelta(days=36500))
+claims = verifier.verify((fixtures / "ed25519-token.jwt").read_text().strip())
+print(claims.subject, "cryptography" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.split() == [USER_ID, "False"]

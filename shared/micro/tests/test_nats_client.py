@@ -10,7 +10,6 @@ from pathlib import Path
 import nats.errors
 import nkeys  # type: ignore[import-untyped]
 import pytest
-import trustme
 from devstack.nats import nats_server_with
 from devstack.nats_auth import new_seed
 from devstack.nats_jwt import Decentralized
@@ -189,18 +188,15 @@ async def test_a_wrong_password_says_authorization_violation_and_hides_it(
 
 
 @pytest.fixture(scope="module")
-def nats_with_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A nats-server that speaks TLS only, with a certificate from a test CA;
-    yields its address and the CA's PEM file."""
-    ca = trustme.CA()
+def nats_with_tls(
+    tmp_path_factory: pytest.TempPathFactory, tls_files: Path
+) -> Iterator[tuple[str, Path]]:
+    """A nats-server that speaks TLS only, with the test CA's server certificate;
+    yields its address and the folder of the test certificates."""
     folder = tmp_path_factory.mktemp("nats-tls")
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert.private_key_pem.write_to_path(str(folder / "key.pem"))
-    cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
-    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
-    tls = f'tls {{ cert_file: "{folder / "cert.pem"}", key_file: "{folder / "key.pem"}" }}'
-    with nats_server_with(folder, tls) as address:
-        yield address, folder / "ca.pem"
+    cert, key = tls_files / "server.pem", tls_files / "server-key.pem"
+    with nats_server_with(folder, f'tls {{ cert_file: "{cert}", key_file: "{key}" }}') as address:
+        yield address, tls_files
 
 
 async def test_a_tls_url_verifies_the_server_with_the_ca_of_ssl_cert_file(
@@ -208,8 +204,8 @@ async def test_a_tls_url_verifies_the_server_with_the_ca_of_ssl_cert_file(
 ) -> None:
     """`tls://` in NATS_URL, and the CA in the standard SSL_CERT_FILE: nats-py's
     default TLS context trusts it; nothing of Shippy's own to configure."""
-    address, ca = nats_with_tls
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    address, tls_files = nats_with_tls
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files / "ca.pem"))
 
     nc = await connect(f"tls://{address}", "test")
     try:
@@ -219,9 +215,10 @@ async def test_a_tls_url_verifies_the_server_with_the_ca_of_ssl_cert_file(
 
 
 async def test_a_tls_server_whose_ca_is_not_trusted_is_refused(
-    nats_with_tls: tuple[str, Path],
+    nats_with_tls: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    address, _ = nats_with_tls
+    address, tls_files = nats_with_tls
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files / "other-ca.pem"))
     with pytest.raises(Unavailable, match="certificate verify failed"):
         await connect(f"tls://{address}", "test", connect_timeout=1)
 

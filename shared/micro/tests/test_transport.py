@@ -11,7 +11,6 @@ from typing import Any
 import grpc
 import grpc.aio
 import pytest
-import trustme
 from google.rpc import error_details_pb2
 from micro import errors
 from micro.client import Client
@@ -62,20 +61,16 @@ async def client_of(address: str, transport: GrpcTransport) -> AsyncIterator[Cli
         await selector.close()
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-def tls_of(ca: trustme.CA, name: str | None, *, trust: bool = True) -> Tls:
-    """PEM bytes: the CA (when `trust`), and a certificate for `name` signed by it."""
-    if name is None:
-        return Tls(ca=ca.cert_pem.bytes() if trust else None)
-    cert = ca.issue_cert(name, "127.0.0.1")
+def tls_of(folder: Path, cert: str | None, *, trust: bool = True) -> Tls:
+    """PEM bytes of the test certificates in `folder`: its CA ca.pem (when
+    `trust`), and the certificate `cert` ("server", "client", ...) with its key."""
+    ca = (folder / "ca.pem").read_bytes() if trust else None
+    if cert is None:
+        return Tls(ca=ca)
     return Tls(
-        ca=ca.cert_pem.bytes() if trust else None,
-        cert=b"".join(blob.bytes() for blob in cert.cert_chain_pems),
-        key=cert.private_key_pem.bytes(),
+        ca=ca,
+        cert=(folder / f"{cert}.pem").read_bytes(),
+        key=(folder / f"{cert}-key.pem").read_bytes(),
     )
 
 
@@ -90,28 +85,42 @@ async def test_a_call_in_the_clear() -> None:
         assert (await call(client)).vessel.id == "v1"
 
 
-async def test_a_call_over_tls_verified_against_the_ca(ca: trustme.CA) -> None:
-    server = GrpcTransport(tls_of(ca, "localhost", trust=False))
+async def test_a_call_over_tls_verified_against_the_ca(tls_files: Path) -> None:
+    server = GrpcTransport(tls_of(tls_files, "server", trust=False))
     async with serving(server) as address:
-        async with client_of(address, GrpcTransport(tls_of(ca, None))) as client:
+        async with client_of(address, GrpcTransport(tls_of(tls_files, None))) as client:
             assert (await call(client)).vessel.id == "v1"
         async with client_of(address, GrpcTransport()) as plain:
             with pytest.raises(Unavailable):
                 await call(plain)  # a client in the clear cannot talk to a TLS server
 
 
-async def test_mutual_tls_refuses_a_client_without_a_certificate(ca: trustme.CA) -> None:
-    server = GrpcTransport(tls_of(ca, "localhost"))  # with a CA: client certificates required
+async def test_a_client_refuses_a_server_its_ca_did_not_sign(tls_files: Path) -> None:
+    server = GrpcTransport(tls_of(tls_files, "server", trust=False))
+    other_ca = Tls(ca=(tls_files / "other-ca.pem").read_bytes())
+    async with serving(server) as address, client_of(address, GrpcTransport(other_ca)) as client:
+        with pytest.raises(Unavailable):
+            await call(client)
+
+
+async def test_mutual_tls_refuses_a_client_without_a_certificate_of_its_ca(
+    tls_files: Path,
+) -> None:
+    server = GrpcTransport(tls_of(tls_files, "server"))  # with a CA: client certificates required
     async with serving(server) as address:
-        async with client_of(address, GrpcTransport(tls_of(ca, "shippy.consignment"))) as client:
+        async with client_of(address, GrpcTransport(tls_of(tls_files, "client"))) as client:
             assert (await call(client)).vessel.id == "v1"
-        async with client_of(address, GrpcTransport(tls_of(ca, None))) as anonymous:
+        async with client_of(address, GrpcTransport(tls_of(tls_files, None))) as anonymous:
             with pytest.raises(Unavailable):
                 await call(anonymous)
+        stranger = GrpcTransport(tls_of(tls_files, "other-client"))
+        async with client_of(address, stranger) as client_of_another_ca:
+            with pytest.raises(Unavailable):
+                await call(client_of_another_ca)
 
 
-def test_tls_comes_from_the_configuration_files(ca: trustme.CA, tmp_path: Path) -> None:
-    tls = tls_of(ca, "localhost")
+def test_tls_comes_from_the_configuration_files(tls_files: Path, tmp_path: Path) -> None:
+    tls = tls_of(tls_files, "server")
     paths = {}
     for field in ("ca", "cert", "key"):
         path = paths[field] = tmp_path / f"{field}.pem"
