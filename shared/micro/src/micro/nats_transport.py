@@ -20,7 +20,8 @@ On the wire (one request message, one reply):
 - the request body is the serialized protobuf request; call metadata travels as
   headers of the same names (`-bin` values base64), one value per key, and the
   caller's remaining time in seconds in `Micro-Timeout`; the handler sees it as
-  `context.time_remaining()` and is cancelled when it runs out (DEADLINE_EXCEEDED);
+  `context.time_remaining()` and is cancelled once it has run out (within 50 ms:
+  DEADLINE_SWEEP), answering DEADLINE_EXCEEDED;
 - a reply is the serialized response, or an error in ADR-32's headers:
   `Nats-Service-Error` (the message) and `Nats-Service-Error-Code` (the numeric
   gRPC status code, 3 for INVALID_ARGUMENT); when the error has details (the
