@@ -15,8 +15,15 @@ from datetime import datetime
 from typing import LiteralString
 
 import psycopg
-from psycopg.rows import class_row
-from shippy_kit.postgres import Connection, Pool, connection, create_schema, transaction
+from shippy_kit.postgres import (
+    Connection,
+    Pool,
+    connection,
+    create_schema,
+    fetch_all,
+    fetch_one,
+    transaction,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -73,14 +80,13 @@ class UserRepository:
         """Store a new user, committed when this returns unless inside
         `transaction()`, which then commits it. Raises `EmailTaken`."""
         try:
-            async with transaction(self._pool) as conn:
-                cursor = conn.cursor(row_factory=class_row(User))
-                await cursor.execute(
-                    "INSERT INTO users (name, company, email, password_hash)"
-                    f" VALUES (%s, %s, %s, %s) RETURNING {USER_COLUMNS}",
-                    (name, company, email, password_hash),
-                )
-                user = await cursor.fetchone()
+            user = await fetch_one(
+                self._pool,
+                User,
+                "INSERT INTO users (name, company, email, password_hash)"
+                f" VALUES (%s, %s, %s, %s) RETURNING {USER_COLUMNS}",
+                (name, company, email, password_hash),
+            )
         except psycopg.errors.UniqueViolation as error:
             if error.diag.constraint_name == EMAIL_INDEX:
                 raise EmailTaken(email) from None
@@ -89,34 +95,30 @@ class UserRepository:
         return user
 
     async def get(self, user_id: uuid.UUID) -> User | None:
-        async with connection(self._pool) as conn:
-            cursor = conn.cursor(row_factory=class_row(User))
-            await cursor.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,))
-            return await cursor.fetchone()
+        return await fetch_one(
+            self._pool, User, f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,)
+        )
 
     async def get_all(
         self, *, limit: int | None = None, after: tuple[datetime, uuid.UUID] | None = None
     ) -> list[User]:
         """Users, oldest first: up to `limit`, after (created_at, id) `after` when given."""
         where, args = ("WHERE (created_at, id) > (%s, %s)", [*after]) if after else ("", [])
-        async with connection(self._pool) as conn:
-            cursor = conn.cursor(row_factory=class_row(User))
-            await cursor.execute(
-                f"SELECT {USER_COLUMNS} FROM users {where} ORDER BY created_at, id LIMIT %s",
-                (*args, limit),
-            )
-            return await cursor.fetchall()
+        return await fetch_all(
+            self._pool,
+            User,
+            f"SELECT {USER_COLUMNS} FROM users {where} ORDER BY created_at, id LIMIT %s",
+            (*args, limit),
+        )
 
     async def get_credentials(self, email: str) -> Credentials | None:
         """What `Auth` needs to check a password: the only read of the hash."""
-        async with connection(self._pool) as conn:
-            cursor = conn.cursor(row_factory=class_row(Credentials))
-            await cursor.execute(
-                "SELECT id AS user_id, password_hash, roles FROM users"
-                " WHERE lower(email) = lower(%s)",
-                (email,),
-            )
-            return await cursor.fetchone()
+        return await fetch_one(
+            self._pool,
+            Credentials,
+            "SELECT id AS user_id, password_hash, roles FROM users WHERE lower(email) = lower(%s)",
+            (email,),
+        )
 
     async def grant(self, email: str, role: str) -> bool:
         """Give the user with `email` the `role`; False when no user has that email."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import class_row
-from shippy_kit.postgres import Pool, connection, create_schema
+from shippy_kit.postgres import Pool, connection, create_schema, fetch_one
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS vessels (
@@ -128,13 +128,12 @@ class VesselRepository:
         the same load gets the same vessel every time, and big vessels stay
         free for big loads.
         """
-        async with connection(self._pool) as conn:
-            cursor = conn.cursor(row_factory=class_row(Vessel))
-            await cursor.execute(
-                f"SELECT {VESSEL_COLUMNS} FROM vessels WHERE {HAS_ROOM} {SMALLEST_FIRST} LIMIT 1",
-                {"capacity": capacity, "max_weight": max_weight},
-            )
-            return await cursor.fetchone()
+        return await fetch_one(
+            self._pool,
+            Vessel,
+            f"SELECT {VESSEL_COLUMNS} FROM vessels WHERE {HAS_ROOM} {SMALLEST_FIRST} LIMIT 1",
+            {"capacity": capacity, "max_weight": max_weight},
+        )
 
     async def book(
         self, *, capacity: int, max_weight: int, booked_by: str
@@ -171,14 +170,13 @@ class VesselRepository:
             return None
 
     async def booking(self, booking_id: uuid.UUID) -> Booking | None:
-        async with connection(self._pool) as conn:
-            cursor = conn.cursor(row_factory=class_row(Booking))
-            await cursor.execute(
-                "SELECT id, vessel_id, containers, weight, booked_by,"
-                " released_at IS NOT NULL AS released FROM bookings WHERE id = %s",
-                (booking_id,),
-            )
-            return await cursor.fetchone()
+        return await fetch_one(
+            self._pool,
+            Booking,
+            "SELECT id, vessel_id, containers, weight, booked_by,"
+            " released_at IS NOT NULL AS released FROM bookings WHERE id = %s",
+            (booking_id,),
+        )
 
     async def release(self, booking_id: uuid.UUID) -> Vessel | None:
         """Give back the room the booking took, once: the vessel after, or
@@ -206,12 +204,9 @@ class VesselRepository:
             return await cursor.fetchone()
 
     async def get(self, vessel_id: uuid.UUID) -> Vessel | None:
-        async with connection(self._pool) as conn:
-            cursor = conn.cursor(row_factory=class_row(Vessel))
-            await cursor.execute(
-                f"SELECT {VESSEL_COLUMNS} FROM vessels WHERE id = %s", (vessel_id,)
-            )
-            return await cursor.fetchone()
+        return await fetch_one(
+            self._pool, Vessel, f"SELECT {VESSEL_COLUMNS} FROM vessels WHERE id = %s", (vessel_id,)
+        )
 
 
 def _qualified() -> str:

@@ -6,6 +6,7 @@ recovers, without a restart, when the database is back.
 
     async with connection(pool) as conn:      # in a repository: SQL only
         await conn.execute("SELECT ...")
+    user = await fetch_one(pool, User, "SELECT ... WHERE id = %s", (user_id,))
 
 Needs the `postgres` extra: `shippy-kit[postgres]`.
 """
@@ -16,12 +17,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, LiteralString, TypeAlias
+from typing import TYPE_CHECKING, LiteralString, TypeAlias, TypeVar
 
 import psycopg
 import psycopg_pool
 from micro.errors import Unavailable
-from psycopg.rows import TupleRow
+from psycopg import sql
+from psycopg.abc import Params
+from psycopg.rows import TupleRow, class_row
 
 if TYPE_CHECKING:
     from micro.service import Service
@@ -130,6 +133,33 @@ async def transaction(pool: Pool) -> AsyncIterator[Connection]:
             yield conn
         finally:
             _transaction.reset(token)
+
+
+Row = TypeVar("Row")
+Query: TypeAlias = "LiteralString | sql.SQL | sql.Composed"
+"""A statement: text written in the code, never built from input (values go in `params`)."""
+
+
+async def fetch_one(
+    pool: Pool, row: type[Row], query: Query, params: Params | None = None
+) -> Row | None:
+    """The first row `query` returns, made a `row` (a class whose fields are
+    the columns, by name: a dataclass), or None when it returns none. Inside
+    `transaction(pool)`, in that transaction."""
+    async with connection(pool) as conn:
+        cursor = conn.cursor(row_factory=class_row(row))
+        await cursor.execute(query, params)
+        return await cursor.fetchone()
+
+
+async def fetch_all(
+    pool: Pool, row: type[Row], query: Query, params: Params | None = None
+) -> list[Row]:
+    """Every row `query` returns, each made a `row`, as `fetch_one` makes one."""
+    async with connection(pool) as conn:
+        cursor = conn.cursor(row_factory=class_row(row))
+        await cursor.execute(query, params)
+        return await cursor.fetchall()
 
 
 def in_transaction(pool: Pool) -> Connection | None:
