@@ -161,6 +161,10 @@ async def bench_rpc(
     return [raw_result, micro_result]
 
 
+NATS_CALLS_FACTOR = 5
+"""How many times `calls` the NATS variants make a round at 64 in flight (see below)."""
+
+
 async def bench_rpc_over_nats(
     nats_url: str, calls: int, rounds: int, in_flight: int
 ) -> list[Result]:
@@ -200,9 +204,6 @@ async def bench_rpc_over_nats(
     finally:
         await nc.close()
     return list(results.values())
-
-
-NATS_CALLS_FACTOR = 5
 
 
 async def control(nc: Nats, **command: object) -> dict[str, object]:

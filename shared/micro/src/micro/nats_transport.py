@@ -89,6 +89,8 @@ ERROR_HEADER = "Nats-Service-Error"
 ERROR_CODE_HEADER = "Nats-Service-Error-Code"
 STATUS = Header.STATUS.value
 """Where nats-py puts the status of a NATS control message ("503")."""
+NO_RESPONDERS = "503"
+"""The status NATS answers a request with when nothing subscribes to its subject."""
 RESERVED = ("Micro-", "Nats-")
 """Header names that are not call metadata."""
 
@@ -243,10 +245,6 @@ class Replies:
 def _expire(answer: asyncio.Future[Msg]) -> None:
     if not answer.done():
         answer.set_exception(TimeoutError())
-
-
-NO_RESPONDERS = "503"
-"""The status NATS answers a request with when nothing subscribes to its subject."""
 
 
 class NatsChannel:
@@ -526,7 +524,8 @@ class NatsServer:
         less than a timer per call, armed and cancelled (measured: 1.2 µs of a
         call's 25 on the server), and a caller gives up at its deadline anyway:
         this only frees what its handler holds, at most DEADLINE_SWEEP later."""
-        now = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         waiting = False
         for task, deadline in self._running.items():
             if deadline is None:
@@ -536,11 +535,7 @@ class NatsServer:
                 self._running[task] = None  # cancelled once: its reply is being sent
             else:
                 waiting = True
-        self._sweep = (
-            asyncio.get_running_loop().call_later(DEADLINE_SWEEP, self._cancel_late)
-            if waiting
-            else None
-        )
+        self._sweep = loop.call_later(DEADLINE_SWEEP, self._cancel_late) if waiting else None
 
     async def _answer(
         self,

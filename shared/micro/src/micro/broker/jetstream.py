@@ -44,12 +44,15 @@ delivered again after the ack wait, which a handler must take anyway, as
 delivery is at least once (email-service's claim of each event id does).
 Waiting for the server's confirmation of each ack doubled the core's cost of
 handling an event (a request and its reply per event, profiled under
-`make bench`) and would not prevent that redelivery. Up to `max_in_flight` handlers of a subscription run at once: they
-start in the order the events arrived and may finish in any order (JetStream
+`make bench`) and would not prevent that redelivery.
+
+Up to `max_in_flight` handlers of a subscription run at once: they start
+in the order the events arrived and may finish in any order (JetStream
 promises no order once an event is delivered again anyway); while all are
 busy, the subscription takes no more events from nats-py, so its limits on
-pending messages still hold. When the handler raises, the event is delivered again after a delay
-that doubles with each attempt (0.1 s, 0.2 s, ... at most 30 s); when it
+pending messages still hold. When the handler raises, the event is
+delivered again after a delay that doubles with each attempt (0.1 s, 0.2 s,
+... at most 30 s); when it
 raises on attempt `max_deliver`, the event goes to the dead letters
 (`micro.broker.dead_letters`), is terminated and logged at ERROR with its id:
 it is never dropped silently. A handler cancelled by a stop (its bounded wait
