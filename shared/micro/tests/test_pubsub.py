@@ -12,7 +12,7 @@ from micro.broker import Broker, Message
 from micro.broker.jetstream import JetStreamBroker
 from micro.broker.memory import MemoryBroker
 from micro.broker.nats import NatsBroker
-from micro.codec import JSON, PROTOBUF, JsonCodec
+from micro.codec import JSON, PROTOBUF, Codec, JsonCodec, ProtobufCodec
 from micro.pubsub import EventInfo, Publisher, Subscriber
 from shippy.user.v1.events_pb2 import UserCreated
 from shippy.vessel.v1.vessel_pb2 import Vessel
@@ -72,6 +72,34 @@ async def test_a_subscriber_gets_the_typed_event_its_id_and_headers(broker: Brok
     assert info.content_type == PROTOBUF
     assert info.headers["Trace-Id"] == "t-7"
     assert info.headers["Micro-Id"] == event_id
+
+
+@pytest.mark.parametrize(
+    ("codec", "content_type"),
+    [(ProtobufCodec(), None), (JsonCodec(), JSON)],
+    ids=["protobuf", "json"],
+)
+async def test_an_event_names_its_codec_unless_protobuf_and_a_caller_cannot_change_it(
+    broker: Broker, codec: Codec, content_type: str | None
+) -> None:
+    topic, sent = unique_topic(), asyncio.Queue[Message]()
+
+    async def keep(message: Message) -> None:
+        sent.put_nowait(message)
+
+    await broker.subscribe(topic, keep)
+    publisher = Publisher(topic, UserCreated, broker, codec=codec)
+
+    event_id = await publisher.publish(ADA)
+    await publisher.publish(ADA, headers={"Content-Type": "text/csv", "Micro-Id": "mine"})
+
+    async with asyncio.timeout(WITHIN):
+        plain, told_otherwise = await sent.get(), await sent.get()
+    assert dict(plain.headers) == {"Micro-Id": event_id} | (
+        {"Content-Type": content_type} if content_type else {}
+    )
+    assert told_otherwise.headers.get("Content-Type") == content_type
+    assert told_otherwise.headers["Micro-Id"] != "mine"
 
 
 async def test_a_handler_may_take_the_event_alone(broker: Broker) -> None:

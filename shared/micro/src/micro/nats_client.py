@@ -71,23 +71,41 @@ class FastHeaderClient(Client):
         headers = {}
         for line in raw.decode("utf-8", "replace").split("\r\n"):
             name, colon, value = line.partition(":")
-            if colon and name.isascii():
-                key = name.strip(_ASCII_SPACE)
-                if not key or key.split() == [key]:  # a name holds no whitespace
-                    headers[key] = value.strip(_ASCII_SPACE)
+            if colon:
+                key = _READ_NAMES.get(name)
+                if key is None:
+                    key = _read_name(name)
+                    if key is None:
+                        continue
+                    if len(_READ_NAMES) < NAMES_KEPT:
+                        _READ_NAMES[name] = key
+                headers[key] = value.strip(_ASCII_SPACE)
         return headers
 
 
 _ASCII_SPACE = " \t\n\r\x0b\x0c"
 """What bytes.strip() strips (str.strip() strips more: \\x1c-\\x1f, U+00A0, ...)."""
+NAMES_KEPT = 256
+"""Header names a client remembers checking, each way: events carry the same
+few names again and again. Names past these are checked each time, so a
+sender of ever new names costs time, not memory."""
+_READ_NAMES: dict[str, str] = {}
+"""Header names as received -> as nats-py reads them (only those it keeps)."""
+
+
+def _read_name(name: str) -> str | None:
+    """A received header name as nats-py reads it: stripped; None (the line
+    is skipped) when it is not ASCII or holds whitespace."""
+    if not name.isascii():
+        return None
+    key = name.strip(_ASCII_SPACE)
+    return key if not key or key.split() == [key] else None
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # nats-py's, RFC 7230's token
 _NEWLINES = str.maketrans({"\r": " ", "\n": " "})
 _CHECKED_NAMES: dict[str, str] = {}
-"""Header names already checked, as given -> as sent: a publisher sends the
-same few names again and again. Bounded: names past the first 256 are
-checked each time."""
+"""Header names to send, as given -> as sent (only NAMES_KEPT of them)."""
 
 
 def header_block(headers: Mapping[str, str]) -> bytes:
@@ -103,7 +121,7 @@ def header_block(headers: Mapping[str, str]) -> bytes:
                 continue
             if not _HEADER_NAME.fullmatch(name):
                 raise nats.errors.BadHeaderError(name)
-            if len(_CHECKED_NAMES) < 256:
+            if len(_CHECKED_NAMES) < NAMES_KEPT:
                 _CHECKED_NAMES[given] = name
         value = value.strip()
         if "\r" in value or "\n" in value:

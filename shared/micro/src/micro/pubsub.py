@@ -7,10 +7,12 @@ subscriber whose message type is its handler's first annotation.
     async def on_user_created(event: UserCreated, info: EventInfo) -> None: ...
     subscription = await Subscriber("user.created", on_user_created, queue="email").attach(broker)
 
-Every event travels with two headers: "Micro-Id" (the event id, which
-`publish` returns and the handler sees as `info.id`) and "Content-Type" (the
-codec, protobuf unless the publisher chose another). The topic is the NATS
-subject itself, so it needs no header.
+Every event travels with its id in the "Micro-Id" header (`publish` returns
+it, the handler sees it as `info.id`). One written with another codec than
+protobuf names it in "Content-Type"; protobuf's is not sent, since an event
+without the header is read as protobuf: 36 bytes less on every event, and a
+header less to read. The topic is the NATS subject itself, so it needs no
+header.
 An event that cannot be decoded is logged with its topic and id and
 dropped; an exception from the handler goes to the broker, which logs it
 (and on JetStream delivers the event again).
@@ -27,7 +29,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from google.protobuf.message import Message as ProtoMessage
 
-from micro.broker import Broker, Message, Subscription
+from micro.broker import Broker, Message, Subscription, new_tuple
 from micro.codec import CODECS, PROTOBUF, Codec, CodecError, ProtobufCodec
 
 __all__ = ["CONTENT_TYPE", "MICRO_ID", "Destination", "EventInfo", "Publisher", "Subscriber"]
@@ -73,7 +75,8 @@ class Publisher(Generic[M]):
         self.message_type = message_type
         self.broker = broker
         self.codec = codec or ProtobufCodec()
-        self._content_type = self.codec.content_type
+        # What the Content-Type header says: nothing for protobuf, the default.
+        self._content_type = self.codec.content_type if self.codec.content_type != PROTOBUF else ""
 
     async def publish(
         self,
@@ -84,18 +87,20 @@ class Publisher(Generic[M]):
     ) -> str:
         """Send `message`; returns its event id (a new uuid4 hex unless given).
 
-        `headers` travel with it, except that they cannot replace the two
-        headers the publisher sets."""
+        `headers` travel with it, except that they cannot replace the event
+        id or say another codec than the publisher's."""
         if not isinstance(message, self.message_type):
             raise TypeError(
                 f"publisher of {self.topic!r} sends {_name(self.message_type)}, "
                 f"not {_name(type(message))}"
             )
         event_id = event_id or new_event_id()
-        own = {MICRO_ID: event_id, CONTENT_TYPE: self._content_type}
-        await self.broker.publish(
-            self.topic, self.codec.encode(message), {**headers, **own} if headers else own
-        )
+        sent = {**headers, MICRO_ID: event_id} if headers else {MICRO_ID: event_id}
+        if self._content_type:
+            sent[CONTENT_TYPE] = self._content_type
+        elif headers and CONTENT_TYPE in sent:
+            del sent[CONTENT_TYPE]
+        await self.broker.publish(self.topic, self.codec.encode(message), sent)
         return event_id
 
 
@@ -116,7 +121,9 @@ class Subscriber(Generic[M]):
     async def attach(self, broker: Broker) -> Subscription:
         return await broker.subscribe(self.topic, self._on_message, self.queue)
 
-    async def _on_message(self, message: Message) -> None:
+    def _on_message(self, message: Message) -> Awaitable[None]:
+        """The handler's call for `message`, for the broker to await. A plain
+        function, not a coroutine: every event costs one coroutine less."""
         headers = message.headers
         content_type = headers.get(CONTENT_TYPE, PROTOBUF)
         decode = self._decoders.get(content_type)
@@ -131,12 +138,17 @@ class Subscriber(Generic[M]):
                 headers.get(MICRO_ID, "unknown"),
                 e,
             )
-            return
+            return _dropped()
         if self._wants_info:
-            info = EventInfo(headers.get(MICRO_ID, ""), message.topic, content_type, headers)
-            await self.handler(event, info)
-        else:
-            await self.handler(event)
+            info = new_tuple(
+                EventInfo, (headers.get(MICRO_ID, ""), message.topic, content_type, headers)
+            )
+            return self.handler(event, info)
+        return self.handler(event)
+
+
+async def _dropped() -> None:
+    """What the broker awaits for an event that was dropped."""
 
 
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))

@@ -30,6 +30,13 @@ class Message(NamedTuple):
     headers: Mapping[str, str] = MappingProxyType({})
 
 
+new_tuple = tuple.__new__
+"""`new_tuple(Message, (topic, data, headers))` is `Message(topic, data,
+headers)` without NamedTuple's `__new__`, a Python function: a third quicker,
+for what a broker makes for every message it delivers (and pubsub for every
+event's EventInfo)."""
+
+
 MessageHandler = Callable[[Message], Awaitable[None]]
 """Called once per delivered message. An exception it raises is logged; on
 JetStream the message is then delivered again."""

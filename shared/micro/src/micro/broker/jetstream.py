@@ -84,7 +84,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, JetStreamManager
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
-from micro.broker import Message, MessageHandler
+from micro.broker import Message, MessageHandler, new_tuple
 from micro.broker.dead_letters import STREAM_NAME_IN_USE, DeadLetters, one_line
 from micro.broker.nats import NO_HEADERS
 from micro.config import NO_LOGIN, JetStreamSettings, NatsLogin, Options
@@ -204,7 +204,9 @@ class JetStreamSubscription:
             await self._bury(msg, attempt, "the handler did not answer its last deliveries")
             return
         try:
-            await self._run(msg, Message(msg.subject, msg.data, msg.headers or NO_HEADERS))
+            await self._run(
+                msg, new_tuple(Message, (msg.subject, msg.data, msg.headers or NO_HEADERS))
+            )
         except asyncio.CancelledError:
             await self._hand_back(msg)  # a stop cancelled it
             raise

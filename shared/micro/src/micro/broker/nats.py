@@ -23,7 +23,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsPySubscription
 
-from micro.broker import Message, MessageHandler
+from micro.broker import Message, MessageHandler, new_tuple
 from micro.config import NO_LOGIN, NatsLogin, Options
 from micro.errors import Unavailable
 from micro.nats_client import connect
@@ -79,7 +79,9 @@ class NatsSubscription:
 
     async def _handle(self, msg: Msg) -> None:
         try:
-            await self._handler(Message(msg.subject, msg.data, msg.headers or NO_HEADERS))
+            await self._handler(
+                new_tuple(Message, (msg.subject, msg.data, msg.headers or NO_HEADERS))
+            )
         except Exception:
             log.exception("handler of topic %s raised", msg.subject)
 
