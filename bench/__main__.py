@@ -99,7 +99,7 @@ from bench.echo import (
     TOPIC_TYPED,
 )
 from bench.services import Sizes, run_services
-from bench.stats import Result, table
+from bench.stats import Result, table, timed
 
 Call = Callable[[user_pb2.GetRequest], Awaitable[user_pb2.GetResponse]]
 Publish = Callable[[], Awaitable[None]]
@@ -413,24 +413,29 @@ async def run_all(args: argparse.Namespace, urls: Urls, raw_port: int) -> list[R
     results: list[Result] = []
     for in_flight in (1, 64) if "rpc" in args.only else ():
         calls = max(in_flight, args.calls // in_flight * in_flight)
-        results += await bench_rpc(urls.nats, raw_port, calls, args.rounds, in_flight)
-        results += await bench_rpc_over_nats(urls.nats, calls, args.rounds, in_flight)
+        with timed(f"rpc, {in_flight} in flight,"):
+            results += await bench_rpc(urls.nats, raw_port, calls, args.rounds, in_flight)
+            results += await bench_rpc_over_nats(urls.nats, calls, args.rounds, in_flight)
     nc = await nats.connect(urls.nats)
     faststream = FastStreamBroker(urls.nats, logger=None, apply_types=False)
     try:
         await faststream.start()
         if "nats" in args.only:
-            results += await bench_nats(nc, faststream, urls.nats, args.messages, args.rounds)
+            with timed("core NATS"):
+                results += await bench_nats(nc, faststream, urls.nats, args.messages, args.rounds)
         if "jetstream" in args.only:
-            results += await bench_jetstream(
-                nc, faststream, urls.nats, args.acked_messages, args.rounds
-            )
+            with timed("JetStream"):
+                results += await bench_jetstream(
+                    nc, faststream, urls.nats, args.acked_messages, args.rounds
+                )
         if urls.mqtt and "mqtt" in args.only:
-            results += await bench_mqtt(nc, urls.mqtt, args.acked_messages, args.rounds)
+            with timed("MQTT"):
+                results += await bench_mqtt(nc, urls.mqtt, args.acked_messages, args.rounds)
         if urls.amqp and "rabbitmq" in args.only:
-            results += await bench_rabbitmq(
-                nc, urls.amqp, urls.exchange, args.acked_messages, args.rounds
-            )
+            with timed("RabbitMQ"):
+                results += await bench_rabbitmq(
+                    nc, urls.amqp, urls.exchange, args.acked_messages, args.rounds
+                )
     finally:
         await faststream.stop()
         await nc.close()
@@ -521,7 +526,8 @@ def main(args: argparse.Namespace) -> str:
             ):
                 results = asyncio.run(run_all(args, urls, raw_port))
         if "services" in args.only:
-            results += run_services(Path(tmp) / "stack", service_sizes(args))
+            with timed("services"):
+                results += run_services(Path(tmp) / "stack", service_sizes(args))
     markdown = table(results)
     if args.results:
         args.results.write_text(report(markdown, args))
@@ -612,14 +618,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--acked-messages",
         type=int,
-        default=2000,
+        default=1500,
         help="messages per round on the brokers that acknowledge each (JetStream, MQTT, RabbitMQ)",
     )
     parser.add_argument(
         "--payload", type=int, default=0, help="event size in bytes (default: its natural size)"
     )
     parser.add_argument(
-        "--duration", type=float, default=4.0, help="seconds of each round's sign-up burst"
+        "--duration", type=float, default=3.0, help="seconds of each round's sign-up burst"
     )
     parser.add_argument(
         "--concurrency",
@@ -635,7 +641,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--signups", type=int, default=1000, help="end-to-end sign-ups")
     parser.add_argument(
-        "--signup-rate", type=float, default=30.0, help="end-to-end sign-ups a second"
+        "--signup-rate", type=float, default=50.0, help="end-to-end sign-ups a second"
     )
     parser.add_argument(
         "--footprint-calls", type=int, default=10000, help="calls to each service before its RSS"

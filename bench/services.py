@@ -50,7 +50,7 @@ from shippy_kit.auth import bearer_token
 from shippy_kit.tokens import TokenSettings
 from user_service.passwords import available_cores
 
-from bench.stats import Result
+from bench.stats import Result, timed
 
 PASSWORD = "correct horse battery staple"
 MiB = 1024 * 1024
@@ -422,10 +422,12 @@ def run_services(var_dir: Path, sizes: Sizes) -> list[Result]:
 
 
 async def _rows(stack: LocalStack, sizes: Sizes) -> list[Result]:
-    footprint = await bench_footprint(stack, sizes)  # first: "after start" is right after it
-    return (
-        await bench_signup(stack, sizes)
-        + await bench_tokens(stack, sizes)
-        + await bench_end_to_end(stack, sizes)
-        + footprint
-    )
+    with timed("footprint"):
+        footprint = await bench_footprint(stack, sizes)  # first: "after start" is right after it
+    with timed("sign-up"):
+        signup = await bench_signup(stack, sizes)
+    with timed("token check"):
+        tokens = await bench_tokens(stack, sizes)
+    with timed("end-to-end"):
+        end_to_end = await bench_end_to_end(stack, sizes)
+    return signup + tokens + end_to_end + footprint

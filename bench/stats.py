@@ -1,8 +1,13 @@
-"""Percentiles, per-round ratios and the Markdown table the benchmarks print."""
+"""Percentiles, per-round ratios, the Markdown table the benchmarks print,
+and how long each part took."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -96,3 +101,11 @@ def table(results: list[Result]) -> str:
             f"| {_micros(r.p(0.99))} | {ratio} | {spread} |"
         )
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def timed(rows: str) -> Iterator[None]:
+    """Says on stderr how long a family of rows took (the whole run should take under 5 minutes)."""
+    t0 = time.monotonic()
+    yield
+    print(f"bench: {rows} rows: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
