@@ -20,8 +20,19 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
+# psycopg's C build (the psycopg-c group in pyproject.toml) where this machine
+# can compile it against its own libpq; otherwise, or if that fails, without.
+SYNC := $(UV) sync --frozen --all-packages --python $(PYTHON)
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml)
-	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@if ! { command -v pg_config && command -v cc; } >/dev/null; then \
+	  echo "install: psycopg's binary wheel (no pg_config or C compiler here for its C build)"; \
+	  $(SYNC); \
+	elif $(SYNC) --group psycopg-c; then \
+	  echo "install: psycopg's C build, against this machine's libpq ($$(pg_config --version))"; \
+	else \
+	  echo "install: psycopg's C build failed (above); its binary wheel instead"; \
+	  $(SYNC); \
+	fi
 	@touch $@
 
 install: $(VENV)/.synced  ## create .venv from uv.lock (the CLIs land in .venv/bin)

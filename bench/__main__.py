@@ -63,6 +63,7 @@ import aiomqtt
 import grpc
 import nats
 import psutil
+import psycopg
 from devstack.mosquitto import MISSING as MOSQUITTO_MISSING
 from devstack.mosquitto import MosquittoServer, mosquitto_binary
 from devstack.nats import NatsServer, nats_server_binary
@@ -595,7 +596,18 @@ def versions() -> str:
     server = subprocess.run(
         [nats_server_binary(), "--version"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    return ", ".join([f"Python {platform.python_version()}", *found, server])
+    return ", ".join([f"Python {platform.python_version()}", *found, psycopg_build(), server])
+
+
+def psycopg_build() -> str:
+    """psycopg and which of its builds the services load: the resident memory rows depend on it."""
+    version = psycopg.pq.version()
+    libpq = f"{version // 10000}.{version % 100}"
+    build = {
+        "c": f"its C build, against the machine's libpq {libpq}",
+        "binary": f"its binary wheel, with its own libpq {libpq} and OpenSSL",
+    }.get(psycopg.pq.__impl__, f"its {psycopg.pq.__impl__} build, libpq {libpq}")
+    return f"psycopg {psycopg.__version__} ({build})"
 
 
 ROW_FAMILIES = ("rpc", "nats", "jetstream", "mqtt", "rabbitmq", "services")
@@ -641,7 +653,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--signups", type=int, default=1000, help="end-to-end sign-ups")
     parser.add_argument(
-        "--signup-rate", type=float, default=50.0, help="end-to-end sign-ups a second"
+        "--signup-rate", type=float, default=30.0, help="end-to-end sign-ups a second"
     )
     parser.add_argument(
         "--footprint-calls", type=int, default=10000, help="calls to each service before its RSS"
