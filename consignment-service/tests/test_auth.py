@@ -18,7 +18,7 @@ from micro.errors import Unauthenticated
 from micro.testing import MemoryStack
 from shippy.consignment.v1 import consignment_pb2
 from shippy.user.v1 import user_pb2, user_pb2_grpc
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 from shippy_kit.token_mint import TokenMint
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from consignment_service.validation import MAX_CONTAINERS
 from micro.errors import FailedPrecondition, Internal, InvalidArgument, Unavailable
 from micro.testing import first_success
 from shippy.consignment.v1 import consignment_pb2
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 from vessel_service.fleet import SEED_FLEET
 
 if TYPE_CHECKING:

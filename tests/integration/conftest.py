@@ -27,7 +27,7 @@ from micro import Client
 from shippy.consignment.v1 import consignment_pb2_grpc
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2_grpc
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 from shippy_kit.token_mint import TokenMint
 
 from . import backends

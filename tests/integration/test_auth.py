@@ -21,7 +21,7 @@ from nacl.signing import SigningKey
 from shippy.consignment.v1 import consignment_pb2
 from shippy.user.v1 import user_pb2, user_pb2_grpc
 from shippy.vessel.v1 import vessel_pb2
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 from shippy_kit.token_mint import TokenMint
 
 from .backends import SIGNING_KEY, Stack

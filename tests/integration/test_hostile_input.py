@@ -10,7 +10,7 @@ import pytest
 from micro.errors import InvalidArgument
 from shippy.consignment.v1 import consignment_pb2
 from shippy.user.v1 import user_pb2
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 
 from .helpers import signup
 

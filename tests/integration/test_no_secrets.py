@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from shippy.consignment.v1 import consignment_pb2
 from shippy.user.v1 import events_pb2, user_pb2
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 
 from .backends import LOGS, Stack
 from .helpers import BCRYPT_PREFIX, Metadata, new_password, signup, wait_until

@@ -23,7 +23,7 @@ from micro.errors import Unauthenticated
 from micro.registry.nats import NatsRegistry
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
 from shippy.user.v1 import user_pb2, user_pb2_grpc
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 from shippy_kit.health_probe import check_nats
 
 from .backends import LocalBackend, Stack

@@ -11,7 +11,7 @@ import grpc
 import pytest
 from micro.testing import eventually
 from shippy.user.v1 import user_pb2, user_pb2_grpc
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 
 from .backends import LOGS, SCALING, Stack
 from .helpers import Account, connect, run_cli, signup, succeeded, wait_until

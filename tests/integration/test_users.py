@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from micro.errors import AlreadyExists, InvalidArgument, Unauthenticated
 from shippy.user.v1 import user_pb2
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 
 from .backends import MAIL, Stack
 from .helpers import Account, Metadata, signup, unique_email

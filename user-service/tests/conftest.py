@@ -16,7 +16,7 @@ from micro.broker import Message
 from micro.testing import MemoryStack
 from micro.testing.memory import MEMORY
 from shippy.user.v1 import user_pb2_grpc
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 from shippy_kit.postgres import Pool
 from shippy_kit.token_mint import TokenMint
 from user_service.config import Config

@@ -22,7 +22,7 @@ from micro.errors import (
     Unauthenticated,
 )
 from shippy.user.v1 import events_pb2, user_pb2
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 from shippy_kit.token_mint import TokenMint
 from shippy_kit.tokens import TokenVerifier
 from user_service.repository import UserRepository

@@ -23,7 +23,7 @@ from micro.errors import (
 )
 from micro.testing import first_success
 from shippy.vessel.v1 import vessel_pb2, vessel_pb2_grpc
-from shippy_kit.cli import bearer
+from shippy_kit.auth import bearer
 from shippy_kit.token_mint import TokenMint
 from shippy_kit.tokens import TokenSettings
 from vessel_service.config import Config

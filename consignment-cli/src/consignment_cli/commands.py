@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 
 from micro import Options
 from shippy.consignment.v1 import consignment_pb2, consignment_pb2_grpc
-from shippy_kit.cli import bearer, connect
+from shippy_kit.auth import bearer
+from shippy_kit.cli import connect
 
 SERVICE = "shippy.consignment"
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shippy.vessel.v1 import vessel_pb2
-from shippy_kit.auth import TokenInterceptor, current_claims, current_token
-from shippy_kit.cli import bearer
+from shippy_kit.auth import TokenInterceptor, bearer, current_claims, current_token
 from shippy_kit.tokens import TokenVerifier
 
 if TYPE_CHECKING:

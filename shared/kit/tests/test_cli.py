@@ -12,7 +12,8 @@ from devstack.ports import free_port
 from micro.config import Options
 from micro.errors import NotFound, ServiceNotFound
 from shippy.user.v1 import user_pb2
-from shippy_kit.cli import USAGE_ERROR, CliError, CommandLine, bearer, check_nats, table
+from shippy_kit.auth import bearer
+from shippy_kit.cli import USAGE_ERROR, CliError, CommandLine, check_nats, table
 
 Run = Callable[..., tuple[int, str, str]]
 

@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 
 from micro import Options
 from shippy.user.v1 import user_pb2, user_pb2_grpc
-from shippy_kit.cli import bearer, connect
+from shippy_kit.auth import bearer
+from shippy_kit.cli import connect
 
 SERVICE = "shippy.user"
 

@@ -82,6 +82,11 @@ def _current() -> Caller:
         raise RuntimeError("called outside a call authenticated by TokenInterceptor") from None
 
 
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata that carries the user's `token`, as the services read it."""
+    return (("authorization", f"Bearer {token}"),)
+
+
 def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
     """The token of the `authorization: Bearer <token>` pair in `metadata`."""
     values = [value for key, value in metadata or () if key == "authorization"]

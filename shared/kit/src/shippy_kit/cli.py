@@ -9,7 +9,7 @@
 Every command takes --json and --timeout, before or after the subcommand.
 A command is `(args, options) -> coroutine of the reply`; it reaches the stack
 with `connect(options)`, and a call that needs the user's token sends
-`metadata=bearer(token)`. Exit codes: 0 done; 1 the stack answered with an
+`metadata=bearer(token)` (shippy_kit.auth). Exit codes: 0 done; 1 the stack answered with an
 error or could not be reached; 2 the command line was wrong (nothing was
 sent). An error is one line on stderr, `<prog>: <message>`, never a traceback.
 A reply is printed by the subcommand's `render` (`table` lays rows out), or
@@ -175,11 +175,6 @@ async def check_nats(
             raise CliError(f"NATS at {redacted(url)}: {reason}") from error
         raise CliError(f"cannot reach NATS at {redacted(url)}: {STACK_HINT}") from error
     await connection.close()
-
-
-def bearer(token: str) -> tuple[tuple[str, str], ...]:
-    """Call metadata that carries the user's `token`, as the services read it."""
-    return (("authorization", f"Bearer {token}"),)
 
 
 def describe(error: MicroError) -> str:

@@ -40,7 +40,6 @@ its next start. Tokens of the previous key stay valid until they expire.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -422,6 +421,8 @@ def _write(path: Path, text: str, mode: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m shippy_kit.tokens new-key --private-key PEM --public-keys JWKS`."""
+    import argparse  # here: every service imports this module, and only the command needs it
+
     parser = argparse.ArgumentParser(
         prog="python -m shippy_kit.tokens",
         description="Make user-service's signing key, or rotate it.",
