@@ -53,9 +53,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import aio_pika
@@ -232,20 +233,26 @@ async def publish_paced(publish: Publish, count: int) -> None:
 
 
 async def bench_events(
-    nc: Nats, variants: list[tuple[str, Publish, Result]], messages: int, rounds: int
+    nc: Nats,
+    variants: list[tuple[str, Publish, Result]],
+    messages: int,
+    rounds: int,
+    fewer: Mapping[str, int] = MappingProxyType({}),
 ) -> list[Result]:
     """Each round runs every variant in turn (raw, typed, raw, typed, ...); a
-    variant is the server's subscriber of that name ("mqtt raw", ...)."""
+    variant is the server's subscriber of that name ("mqtt raw", ...). A
+    variant in `fewer` gets `messages` divided by its number a round."""
     paced = min(messages, PACED_MESSAGES)
     for _ in range(rounds):
         for variant, publish, result in variants:
             # Throughput: publish as fast as possible until the handler has them all.
-            await control(nc, op="start", variant=variant, expected=messages)
+            count = max(1, messages // fewer.get(variant, 1))
+            await control(nc, op="start", variant=variant, expected=count)
             start_ns = time.monotonic_ns()
-            for _ in range(messages):
+            for _ in range(count):
                 await publish()
             reply = await control(nc, op="wait", variant=variant)
-            result.add(messages, (int(str(reply["last_ns"])) - start_ns) / 1e9, [])
+            result.add(count, (int(str(reply["last_ns"])) - start_ns) / 1e9, [])
             # Latency: a paced stream, so that no queue builds up in between.
             await control(nc, op="start", variant=variant, expected=paced)
             await publish_paced(publish, paced)
@@ -290,7 +297,8 @@ async def bench_nats(
         ("nats faststream", publish_faststream, Result(name, FASTSTREAM)),
     ]
     try:
-        return await bench_events(nc, variants, messages, rounds)
+        # FastStream takes 4 s for a round's 40,000 (against 0.7 s): a quarter says as much.
+        return await bench_events(nc, variants, messages, rounds, fewer={"nats faststream": 4})
     finally:
         await broker.disconnect()
 
