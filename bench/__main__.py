@@ -31,8 +31,9 @@ with the plugin's delivery settings (JetStream: PubAck awaited, explicit ack;
 MQTT QoS 1; RabbitMQ publisher confirms, persistent messages, acknowledged
 after the handler). The typed variant is a micro Publisher on the broker
 plugin and a micro Subscriber; FastStream's is its NatsBroker on both sides.
-Variants run interleaved (A, B, C, A, B, C, ...) over the rounds so that all
-see the same machine; the ratio of a row is the median of its per-round
+Variants run interleaved over the rounds so that all see the same machine,
+every other round in reverse (A, B, C, C, B, A, ...) so that none always runs
+first or right after the same other; the ratio of a row is the median of its per-round
 ratios to the reference, with their spread. Throughput counts until the
 subscriber has every message, and latency comes from a paced stream.
 Prints one Markdown table and writes it, with the machine, the versions and
@@ -101,7 +102,7 @@ from bench.echo import (
     TOPIC_TYPED,
 )
 from bench.services import Sizes, run_services
-from bench.stats import Result, table, timed
+from bench.stats import Result, in_turn, table, timed
 
 Call = Callable[[user_pb2.GetRequest], Awaitable[user_pb2.GetResponse]]
 Publish = Callable[[], Awaitable[None]]
@@ -156,8 +157,8 @@ async def bench_rpc(
         micro = client.stub(user_pb2_grpc.UserServiceStub, SERVICE).Get
         for call in (raw, micro):  # warm up connections and caches
             await run_calls(call, min(calls, 200), min(in_flight, 8))
-        for _ in range(rounds):
-            for call, result in ((raw, raw_result), (micro, micro_result)):
+        for n in range(rounds):
+            for call, result in in_turn(((raw, raw_result), (micro, micro_result)), n):
                 seconds, latencies = await run_calls(call, calls, in_flight)
                 result.add(len(latencies), seconds, latencies)
     return [raw_result, micro_result]
@@ -199,8 +200,8 @@ async def bench_rpc_over_nats(
             # ratios spread 0.66 to 0.96. They get NATS_CALLS_FACTOR times as many.
             many = calls * NATS_CALLS_FACTOR if in_flight > 1 else calls
             counts = {"raw": many, "nats": many, "grpc": calls}
-            for _ in range(rounds):
-                for name, call in calling.items():
+            for n in range(rounds):
+                for name, call in in_turn(list(calling.items()), n):
                     seconds, latencies = await run_calls(call, counts[name], in_flight)
                     results[name].add(len(latencies), seconds, latencies)
     finally:
@@ -239,12 +240,12 @@ async def bench_events(
     rounds: int,
     fewer: Mapping[str, int] = MappingProxyType({}),
 ) -> list[Result]:
-    """Each round runs every variant in turn (raw, typed, raw, typed, ...); a
+    """Each round runs every variant in turn (raw, typed, then typed, raw, ...); a
     variant is the server's subscriber of that name ("mqtt raw", ...). A
     variant in `fewer` gets `messages` divided by its number a round."""
     paced = min(messages, PACED_MESSAGES)
-    for _ in range(rounds):
-        for variant, publish, result in variants:
+    for n in range(rounds):
+        for variant, publish, result in in_turn(variants, n):
             # Throughput: publish as fast as possible until the handler has them all.
             count = max(1, messages // fewer.get(variant, 1))
             await control(nc, op="start", variant=variant, expected=count)

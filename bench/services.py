@@ -50,7 +50,7 @@ from shippy_kit.auth import bearer_token
 from shippy_kit.tokens import TokenSettings
 from user_service.passwords import available_cores
 
-from bench.stats import Result, timed
+from bench.stats import Result, in_turn, timed
 
 PASSWORD = "correct horse battery staple"
 MiB = 1024 * 1024
@@ -249,8 +249,8 @@ async def bench_tokens(stack: LocalStack, sizes: Sizes) -> list[Result]:
     async def verify_locally() -> None:
         verifier.verify(bearer_token(metadata))
 
-    for _ in range(sizes.rounds):
-        for call, result in ((users.validate, rpc), (verify_locally, local)):
+    for n in range(sizes.rounds):
+        for call, result in in_turn(((users.validate, rpc), (verify_locally, local)), n):
             seconds, latencies = await timed_calls(call, sizes.token_calls)
             result.add(len(latencies), seconds, latencies)
     await users.channel.close()

@@ -7,9 +7,11 @@ import contextlib
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
+
+T = TypeVar("T")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -109,3 +111,10 @@ def timed(rows: str) -> Iterator[None]:
     t0 = time.monotonic()
     yield
     print(f"bench: {rows} rows: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+
+
+def in_turn(variants: Sequence[T], round: int) -> Sequence[T]:
+    """The variants in the order round `round` (from 0) runs them: as given,
+    then reversed (A B C, C B A, A B C, ...), so that none always runs first,
+    or always right after the same other."""
+    return variants if round % 2 == 0 else variants[::-1]

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from devstack.mosquitto import mosquitto_binary
 from micro_rabbitmq import DEFAULT_RABBITMQ_URL
 
+from bench.stats import in_turn
+
 ROOT = Path(__file__).resolve().parents[1]
 TYPED = "typed Publisher → Subscriber"
 FASTSTREAM = "FastStream NatsBroker, protobuf decoder"
@@ -105,3 +107,7 @@ def test_bench_prints_one_row_per_variant(tmp_path: Path) -> None:
     assert "Versions: Python 3.11" in report
     assert "faststream 0.7" in report
     assert "\n".join(run.stdout.strip().splitlines()[-len(rows) - 2 :]) in report
+
+
+def test_every_other_round_runs_the_variants_in_reverse() -> None:
+    assert [in_turn("ABC", n) for n in range(4)] == ["ABC", "CBA", "ABC", "CBA"]
