@@ -86,9 +86,10 @@ class FastHeaderClient(Client):
 _ASCII_SPACE = " \t\n\r\x0b\x0c"
 """What bytes.strip() strips (str.strip() strips more: \\x1c-\\x1f, U+00A0, ...)."""
 NAMES_KEPT = 256
-"""Header names a client remembers checking, each way: events carry the same
-few names again and again. Names past these are checked each time, so a
-sender of ever new names costs time, not memory."""
+"""Header names this module remembers having checked, for reading and for
+sending each (every client shares them): events carry the same few names
+again and again. Names past these are checked each time, so a sender of
+ever new names costs time, not memory."""
 _READ_NAMES: dict[str, str] = {}
 """Header names as received -> as nats-py reads them (only those it keeps)."""
 

@@ -98,7 +98,7 @@ class Publisher(Generic[M]):
         sent = {**headers, MICRO_ID: event_id} if headers else {MICRO_ID: event_id}
         if self._content_type:
             sent[CONTENT_TYPE] = self._content_type
-        elif headers and CONTENT_TYPE in sent:
+        elif CONTENT_TYPE in sent:  # the caller's: it cannot say another codec
             del sent[CONTENT_TYPE]
         await self.broker.publish(self.topic, self.codec.encode(message), sent)
         return event_id
