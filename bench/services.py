@@ -8,7 +8,10 @@ four services, each a process of its own); this process is the client.
   bcrypt alone gets from the machine at that moment (as many threads as cores
   hashing in this process: on a shared machine, less than the bound); and
   ValidateToken's p99 at rest against during a second, like burst (a paced
-  probe, kept out of the first burst, whose count it would lower).
+  probe, kept out of the first burst, whose count it would lower); and the
+  same burst and probe on an instance that hashes one password at a time
+  (BCRYPT_CONCURRENCY=1), which shows what the cores' last share costs the
+  other calls' tail.
 - token checks: what consignment-service's auth wrapper does for each call
   (read the bearer token, verify it with the public keys) against asking
   user-service's ValidateToken.
@@ -195,17 +198,19 @@ async def signup_burst(users: Users, sizes: Sizes) -> tuple[int, float]:
     return created, time.perf_counter() - start
 
 
-async def latencies_during_signups(users: Users, sizes: Sizes) -> list[float]:
-    """ValidateToken's latencies during a sign-up burst of its own. The
-    sign-ups are counted in another burst, without this probe: its calls, few
-    as they are, take a share of the cores (a ValidateToken costs about a
-    millisecond of CPU in user-service, the client and PostgreSQL), and the
-    bound has the whole machine."""
+async def latencies_during_signups(
+    users: Users, sizes: Sizes
+) -> tuple[list[float], tuple[int, float]]:
+    """ValidateToken's latencies during a sign-up burst of its own, and the
+    burst's sign-ups in its seconds. The main row counts its sign-ups in
+    another burst, without this probe: its calls, few as they are, take a
+    share of the cores (a ValidateToken costs about a millisecond of CPU in
+    user-service, the client and PostgreSQL), and the bound has the whole
+    machine."""
     burst = asyncio.ensure_future(signup_burst(users, sizes))
     await asyncio.sleep(min(0.5, sizes.signup_seconds / 4))  # until the hashes fill the cores
     latencies = await latencies_while(users.validate, burst.done)
-    await burst
-    return latencies
+    return latencies, await burst
 
 
 async def bench_signup(stack: LocalStack, sizes: Sizes) -> list[Result]:
@@ -219,8 +224,16 @@ async def bench_signup(stack: LocalStack, sizes: Sizes) -> list[Result]:
     tokens = f"ValidateToken, 1 in flight, one call every {PROBE_INTERVAL * 1000:g} ms"
     at_rest = Result(tokens, "at rest", True, compare="p99")
     during = Result(tokens, "during the sign-up burst", compare="p99")
+    one_at_a_time = "one hash at a time (BCRYPT_CONCURRENCY=1)"
+    created_one = Result(signup, f"user-service Create, {one_at_a_time}, the probe running")
+    during_one = Result(tokens, f"during that burst, {one_at_a_time}", compare="p99")
     users = Users(stack.address("user-service"))
     await users.sign_in()
+    single = await asyncio.to_thread(
+        stack.start_service, "user-service", {"BCRYPT_CONCURRENCY": "1"}
+    )
+    single_users = Users(single.address)
+    await single_users.sign_in()
     for _ in range(sizes.rounds):
         bound.add_value(cores / await asyncio.to_thread(one_hash_seconds, sizes.bcrypt_rounds))
         parallel.add_value(
@@ -229,11 +242,16 @@ async def bench_signup(stack: LocalStack, sizes: Sizes) -> list[Result]:
             )
         )
         at_rest.add(0, 0.0, await latencies_while(users.validate, after_seconds(1.0)))
-        count, seconds = await signup_burst(users, sizes)
-        created.add(count, seconds, [])
-        during.add(0, 0.0, await latencies_during_signups(users, sizes))
+        created.add(*await signup_burst(users, sizes), [])
+        latencies, _ = await latencies_during_signups(users, sizes)
+        during.add(0, 0.0, latencies)
+        latencies, (count, seconds) = await latencies_during_signups(single_users, sizes)
+        created_one.add(count, seconds, [])
+        during_one.add(0, 0.0, latencies)
     await users.channel.close()
-    return [bound, parallel, created, at_rest, during]
+    await single_users.channel.close()
+    await asyncio.to_thread(stack.stop_service, "user-service", single.index)
+    return [bound, parallel, created, created_one, at_rest, during, during_one]
 
 
 async def bench_tokens(stack: LocalStack, sizes: Sizes) -> list[Result]:
@@ -311,7 +329,7 @@ async def bench_end_to_end(stack: LocalStack, sizes: Sizes) -> list[Result]:
         [(arrivals[email] - ok) / 1000 for email, ok in ok_at.items()],
     )
     await users.channel.close()
-    await asyncio.to_thread(stack.stop_service, "user-service", 1)
+    await asyncio.to_thread(stack.stop_service, "user-service", instance.index)
     return [result]
 
 

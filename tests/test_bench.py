@@ -88,8 +88,13 @@ def test_bench_prints_one_row_per_variant(tmp_path: Path) -> None:
         (SIGNUP, f"bound: {cores} cores ÷ one hash"),
         (SIGNUP, f"bcrypt alone: {cores} threads hashing in the bench process"),
         (SIGNUP, "user-service Create"),
+        (
+            SIGNUP,
+            "user-service Create, one hash at a time (BCRYPT_CONCURRENCY=1), the probe running",
+        ),
         (PROBED, "at rest"),
         (PROBED, "during the sign-up burst"),
+        (PROBED, "during that burst, one hash at a time (BCRYPT_CONCURRENCY=1)"),
         (TOKENS, "ValidateToken RPC (user-service)"),
         (TOKENS, "local verification (consignment-service's auth wrapper)"),
         (
