@@ -8,12 +8,10 @@ four services, each a process of its own); this process is the client.
   bcrypt alone gets from the machine at that moment (as many threads as cores
   hashing in this process: on a shared machine, less than the bound); and
   ValidateToken's p99 at rest against during a second, like burst (a paced
-  probe, kept out of the first burst, whose count it would lower), beside
-  the same for the health check of vessel-service, which takes no part in a
-  sign-up (what any call on this machine sees while hashes keep its cores
-  busy); and the same burst and probes on an instance that hashes one
-  password at a time (BCRYPT_CONCURRENCY=1), which shows what the cores'
-  last share costs the other calls' tail.
+  probe, kept out of the first burst, whose count it would lower); and the
+  same burst and probe on an instance that hashes one password at a time
+  (BCRYPT_CONCURRENCY=1), which shows what the cores' last share costs the
+  other calls' tail.
 - token checks: what consignment-service's auth wrapper does for each call
   (read the bearer token, verify it with the public keys) against asking
   user-service's ValidateToken.
@@ -34,7 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -200,57 +198,35 @@ async def signup_burst(users: Users, sizes: Sizes) -> tuple[int, float]:
     return created, time.perf_counter() - start
 
 
-Probe = Callable[[], Awaitable[object]]
-
-
-async def probed(probes: Sequence[Probe], until: Callable[[], bool]) -> list[list[float]]:
-    """Each probe's latencies, the probes called side by side (each paced on
-    its own, as `latencies_while` paces one) until `until()`."""
-    return list(await asyncio.gather(*(latencies_while(probe, until) for probe in probes)))
-
-
 async def latencies_during_signups(
-    users: Users, sizes: Sizes, probes: Sequence[Probe]
-) -> tuple[list[list[float]], tuple[int, float]]:
-    """The probes' latencies during a sign-up burst of its own, and the
+    users: Users, sizes: Sizes
+) -> tuple[list[float], tuple[int, float]]:
+    """ValidateToken's latencies during a sign-up burst of its own, and the
     burst's sign-ups in its seconds. The main row counts its sign-ups in
-    another burst, without the probes: their calls, few as they are, take a
+    another burst, without this probe: its calls, few as they are, take a
     share of the cores (a ValidateToken costs about a millisecond of CPU in
     user-service, the client and PostgreSQL), and the bound has the whole
     machine."""
     burst = asyncio.ensure_future(signup_burst(users, sizes))
     await asyncio.sleep(min(0.5, sizes.signup_seconds / 4))  # until the hashes fill the cores
-    latencies = await probed(probes, burst.done)
+    latencies = await latencies_while(users.validate, burst.done)
     return latencies, await burst
 
 
 async def bench_signup(stack: LocalStack, sizes: Sizes) -> list[Result]:
-    """Rounds of: the bound (one hash, here), bcrypt alone, the probes at
-    rest, a sign-up burst, another with the probes called throughout it, and
-    one more on an instance that hashes one password at a time.
-
-    The probes: ValidateToken, and beside it the health check of
-    vessel-service, which takes no part in a sign-up: what any call on this
-    machine sees while the hashes keep its cores busy."""
+    """Rounds of: the bound (one hash, here), bcrypt alone, ValidateToken at
+    rest, a sign-up burst, then another with ValidateToken called throughout it."""
     cores = available_cores()
     signup = f"sign-up (Create), cost {sizes.bcrypt_rounds}, {sizes.signup_in_flight} in flight"
     bound = Result(signup, f"bound: {cores} cores ÷ one hash", True)
     parallel = Result(signup, f"bcrypt alone: {cores} threads hashing in the bench process")
     created = Result(signup, "user-service Create")
-    every = f"1 in flight, one call every {PROBE_INTERVAL * 1000:g} ms"
-    tokens = f"ValidateToken, {every}"
-    idle = f"vessel-service's health check (no part in sign-ups), {every}"
+    tokens = f"ValidateToken, 1 in flight, one call every {PROBE_INTERVAL * 1000:g} ms"
+    at_rest = Result(tokens, "at rest", True, compare="p99")
+    during = Result(tokens, "during the sign-up burst", compare="p99")
     one_at_a_time = "one hash at a time (BCRYPT_CONCURRENCY=1)"
-    created_one = Result(signup, f"user-service Create, {one_at_a_time}, the probes running")
-    at_rest = [
-        Result(tokens, "at rest", True, compare="p99"),
-        Result(idle, "at rest", True, compare="p99"),
-    ]
-    during = [Result(name, "during the sign-up burst", compare="p99") for name in (tokens, idle)]
-    during_one = [
-        Result(name, f"during that burst, {one_at_a_time}", compare="p99")
-        for name in (tokens, idle)
-    ]
+    created_one = Result(signup, f"user-service Create, {one_at_a_time}, the probe running")
+    during_one = Result(tokens, f"during that burst, {one_at_a_time}", compare="p99")
     users = Users(stack.address("user-service"))
     await users.sign_in()
     single = await asyncio.to_thread(
@@ -258,17 +234,6 @@ async def bench_signup(stack: LocalStack, sizes: Sizes) -> list[Result]:
     )
     single_users = Users(single.address)
     await single_users.sign_in()
-    vessels = grpc.aio.insecure_channel(stack.address("vessel-service"))
-    health = health_pb2_grpc.HealthStub(vessels)
-    check = health_pb2.HealthCheckRequest()
-
-    async def idle_service() -> None:
-        await health.Check(check)
-
-    def add(rows: list[Result], latencies: list[list[float]]) -> None:
-        for row, each in zip(rows, latencies, strict=True):
-            row.add(0, 0.0, each)
-
     for _ in range(sizes.rounds):
         bound.add_value(cores / await asyncio.to_thread(one_hash_seconds, sizes.bcrypt_rounds))
         parallel.add_value(
@@ -276,25 +241,17 @@ async def bench_signup(stack: LocalStack, sizes: Sizes) -> list[Result]:
                 parallel_hashes_per_second, sizes.bcrypt_rounds, cores, sizes.signup_seconds / 2
             )
         )
-        add(at_rest, await probed((users.validate, idle_service), after_seconds(1.0)))
+        at_rest.add(0, 0.0, await latencies_while(users.validate, after_seconds(1.0)))
         created.add(*await signup_burst(users, sizes), [])
-        latencies, _ = await latencies_during_signups(users, sizes, (users.validate, idle_service))
-        add(during, latencies)
-        latencies, (count, seconds) = await latencies_during_signups(
-            single_users, sizes, (single_users.validate, idle_service)
-        )
+        latencies, _ = await latencies_during_signups(users, sizes)
+        during.add(0, 0.0, latencies)
+        latencies, (count, seconds) = await latencies_during_signups(single_users, sizes)
         created_one.add(count, seconds, [])
-        add(during_one, latencies)
-    for channel in (users.channel, single_users.channel, vessels):
-        await channel.close()
+        during_one.add(0, 0.0, latencies)
+    await users.channel.close()
+    await single_users.channel.close()
     await asyncio.to_thread(stack.stop_service, "user-service", single.index)
-    return [
-        bound,
-        parallel,
-        created,
-        created_one,
-        *(row for rows in zip(at_rest, during, during_one, strict=True) for row in rows),
-    ]
+    return [bound, parallel, created, created_one, at_rest, during, during_one]
 
 
 async def bench_tokens(stack: LocalStack, sizes: Sizes) -> list[Result]:
