@@ -32,9 +32,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from email import policy
 from email.parser import BytesHeaderParser
@@ -181,6 +181,19 @@ class Users:
         await self.stub.ValidateToken(user_pb2.ValidateTokenRequest(token=self.token))
 
 
+@asynccontextmanager
+async def another_user_service(stack: LocalStack, env: dict[str, str]) -> AsyncIterator[Users]:
+    """One more user-service instance, configured with `env`, and a channel to
+    it; the instance is stopped after the block."""
+    instance = await asyncio.to_thread(stack.start_service, "user-service", env)
+    users = Users(instance.address)
+    try:
+        yield users
+    finally:
+        await users.channel.close()
+        await asyncio.to_thread(stack.stop_service, "user-service", instance.index)
+
+
 async def signup_burst(users: Users, sizes: Sizes) -> tuple[int, float]:
     """Sign-ups, `signup_in_flight` at a time for `signup_seconds`: how many,
     in how long."""
@@ -215,7 +228,8 @@ async def latencies_during_signups(
 
 async def bench_signup(stack: LocalStack, sizes: Sizes) -> list[Result]:
     """Rounds of: the bound (one hash, here), bcrypt alone, ValidateToken at
-    rest, a sign-up burst, then another with ValidateToken called throughout it."""
+    rest, a sign-up burst, another with ValidateToken called throughout it,
+    and a shorter one of those on an instance that hashes one password at a time."""
     cores = available_cores()
     signup = f"sign-up (Create), cost {sizes.bcrypt_rounds}, {sizes.signup_in_flight} in flight"
     bound = Result(signup, f"bound: {cores} cores ÷ one hash", True)
@@ -229,29 +243,24 @@ async def bench_signup(stack: LocalStack, sizes: Sizes) -> list[Result]:
     during_one = Result(tokens, f"during that burst, {one_at_a_time}", compare="p99")
     users = Users(stack.address("user-service"))
     await users.sign_in()
-    single = await asyncio.to_thread(
-        stack.start_service, "user-service", {"BCRYPT_CONCURRENCY": "1"}
-    )
-    single_users = Users(single.address)
-    await single_users.sign_in()
     shorter = replace(sizes, signup_seconds=sizes.signup_seconds / 2)  # the 5-minute budget
-    for _ in range(sizes.rounds):
-        bound.add_value(cores / await asyncio.to_thread(one_hash_seconds, sizes.bcrypt_rounds))
-        parallel.add_value(
-            await asyncio.to_thread(
-                parallel_hashes_per_second, sizes.bcrypt_rounds, cores, sizes.signup_seconds / 2
+    async with another_user_service(stack, {"BCRYPT_CONCURRENCY": "1"}) as single_users:
+        await single_users.sign_in()
+        for _ in range(sizes.rounds):
+            bound.add_value(cores / await asyncio.to_thread(one_hash_seconds, sizes.bcrypt_rounds))
+            parallel.add_value(
+                await asyncio.to_thread(
+                    parallel_hashes_per_second, sizes.bcrypt_rounds, cores, sizes.signup_seconds / 2
+                )
             )
-        )
-        at_rest.add(0, 0.0, await latencies_while(users.validate, after_seconds(1.0)))
-        created.add(*await signup_burst(users, sizes), [])
-        latencies, _ = await latencies_during_signups(users, sizes)
-        during.add(0, 0.0, latencies)
-        latencies, (count, seconds) = await latencies_during_signups(single_users, shorter)
-        created_one.add(count, seconds, [])
-        during_one.add(0, 0.0, latencies)
+            at_rest.add(0, 0.0, await latencies_while(users.validate, after_seconds(1.0)))
+            created.add(*await signup_burst(users, sizes), [])
+            latencies, _ = await latencies_during_signups(users, sizes)
+            during.add(0, 0.0, latencies)
+            latencies, (count, seconds) = await latencies_during_signups(single_users, shorter)
+            created_one.add(count, seconds, [])
+            during_one.add(0, 0.0, latencies)
     await users.channel.close()
-    await single_users.channel.close()
-    await asyncio.to_thread(stack.stop_service, "user-service", single.index)
     return [bound, parallel, created, created_one, at_rest, during, during_one]
 
 
@@ -292,45 +301,41 @@ async def bench_end_to_end(stack: LocalStack, sizes: Sizes) -> list[Result]:
     cost E2E_BCRYPT_ROUNDS; the latency of each is from its Create OK to its
     welcome email stored by the SMTP server (one clock: this machine's)."""
     assert stack.mail_dir is not None, "the end-to-end row needs devstack's own SMTP server"
-    instance = await asyncio.to_thread(
-        stack.start_service, "user-service", {"BCRYPT_ROUNDS": str(E2E_BCRYPT_ROUNDS)}
-    )
-    users = Users(instance.address)
     result = Result(
         f"sign-up → welcome email at SMTP, {sizes.e2e_signups} at {sizes.e2e_per_second:g}/s",
         f"Create OK → mail stored (bcrypt cost lowered to {E2E_BCRYPT_ROUNDS})",
     )
-    ok_at: dict[str, int] = {}
+    lowered = {"BCRYPT_ROUNDS": str(E2E_BCRYPT_ROUNDS)}
+    async with another_user_service(stack, lowered) as users:
+        ok_at: dict[str, int] = {}
 
-    async def sign_up(n: int) -> None:
-        request = new_user(f"e2e-{n}")
-        await users.stub.Create(request)
-        ok_at[request.email] = time.time_ns()
+        async def sign_up(n: int) -> None:
+            request = new_user(f"e2e-{n}")
+            await users.stub.Create(request)
+            ok_at[request.email] = time.time_ns()
 
-    started = time.perf_counter()
-    pending = []
-    for n in range(sizes.e2e_signups):
-        pending.append(asyncio.create_task(sign_up(n)))
-        await asyncio.sleep(
-            max(0.0, started + (n + 1) / sizes.e2e_per_second - time.perf_counter())
+        started = time.perf_counter()
+        pending = []
+        for n in range(sizes.e2e_signups):
+            pending.append(asyncio.create_task(sign_up(n)))
+            await asyncio.sleep(
+                max(0.0, started + (n + 1) / sizes.e2e_per_second - time.perf_counter())
+            )
+        await asyncio.gather(*pending)
+        mail_dir = stack.mail_dir
+
+        def every_welcome() -> dict[str, int] | None:
+            arrivals = mail_arrivals(mail_dir)
+            return arrivals if ok_at.keys() <= arrivals.keys() else None
+
+        arrivals = await asyncio.to_thread(
+            wait_until, every_welcome, 60, waiting_for="every welcome email"
         )
-    await asyncio.gather(*pending)
-    mail_dir = stack.mail_dir
-
-    def every_welcome() -> dict[str, int] | None:
-        arrivals = mail_arrivals(mail_dir)
-        return arrivals if ok_at.keys() <= arrivals.keys() else None
-
-    arrivals = await asyncio.to_thread(
-        wait_until, every_welcome, 60, waiting_for="every welcome email"
-    )
-    result.add(
-        len(ok_at),
-        (max(arrivals[e] for e in ok_at) - min(ok_at.values())) / 1e9,
-        [(arrivals[email] - ok) / 1000 for email, ok in ok_at.items()],
-    )
-    await users.channel.close()
-    await asyncio.to_thread(stack.stop_service, "user-service", instance.index)
+        result.add(
+            len(ok_at),
+            (max(arrivals[e] for e in ok_at) - min(ok_at.values())) / 1e9,
+            [(arrivals[email] - ok) / 1000 for email, ok in ok_at.items()],
+        )
     return [result]
 
 
